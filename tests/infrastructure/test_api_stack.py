@@ -1,0 +1,97 @@
+"""The API stack: Lambda settings and permissions, REST API auth, throttling, logs, validation."""
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from tests.conftest import FIXTURES, synthesize, write_config
+
+
+def api(synthesized) -> Template:
+    return Template.from_json(synthesized.template("api"))
+
+
+def test_lambda_runtime_timeout_and_environment_from_the_manifest(synthesized):
+    (function,) = api(synthesized).find_resources("AWS::Lambda::Function").values()
+    props = function["Properties"]
+    assert props["Runtime"].startswith("python3.") and int(props["Runtime"].split(".")[1]) >= 12
+    assert props["Timeout"] < 29
+    assert props["Handler"] == "handler.handler"
+    env = props["Environment"]["Variables"]
+    assert json.loads(env["FEATURE_NAMES"]) == ["f0", "f1", "f2"]
+    assert env["ENDPOINT_NAME"]["Fn::GetStackOutput"]["StackName"] == "xgb-test-inference"
+    assert "Layers" not in props  # no third-party packages
+
+
+def test_lambda_may_invoke_only_this_endpoint_and_write_its_own_logs(synthesized):
+    template = api(synthesized)
+    roles = template.find_resources("AWS::IAM::Role")
+    assert all("ManagedPolicyArns" not in r["Properties"] for r in roles.values())
+    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    invoke = [s for s in statements if s["Action"] == "sagemaker:InvokeEndpoint"]
+    assert len(invoke) == 1
+    assert invoke[0]["Resource"]["Fn::GetStackOutput"]["StackName"] == "xgb-test-inference"
+    logs = [s for s in statements if s is not invoke[0]]
+    (log_group_id,) = template.find_resources("AWS::Logs::LogGroup", {
+        "Properties": {"LogGroupName": Match.absent()}}).keys() & {
+        f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        for f in template.find_resources("AWS::Lambda::Function").values()}
+    assert logs == [{"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
+                     "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]}}]
+
+
+def test_post_predict_uses_iam_auth_lambda_proxy_and_a_validator(synthesized):
+    template = api(synthesized)
+    template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": "predict"})
+    template.has_resource_properties("AWS::ApiGateway::Method", {
+        "HttpMethod": "POST",
+        "AuthorizationType": "AWS_IAM",
+        "Integration": Match.object_like({"Type": "AWS_PROXY", "IntegrationHttpMethod": "POST"}),
+        "RequestValidatorId": Match.any_value(),
+        "RequestModels": {"application/json": Match.any_value()},
+        "RequestParameters": {"method.request.header.Content-Type": True},
+    })
+    template.has_resource_properties("AWS::ApiGateway::RequestValidator", {
+        "ValidateRequestBody": True, "ValidateRequestParameters": True})
+    template.resource_count_is("AWS::ApiGateway::UsagePlan", 0)
+
+
+def test_stage_is_throttled_and_writes_json_access_logs(synthesized):
+    template = api(synthesized)
+    (stage,) = template.find_resources("AWS::ApiGateway::Stage").values()
+    props = stage["Properties"]
+    settings = props["MethodSettings"][0]
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (50, 100)
+    access = props["AccessLogSetting"]
+    assert json.loads(access["Format"])["requestId"] == "$context.requestId"
+    assert ":log-group:" in json.dumps(access["DestinationArn"])
+    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 90})
+
+
+def test_gateway_errors_use_the_handlers_error_shape(synthesized):
+    responses = api(synthesized).find_resources("AWS::ApiGateway::GatewayResponse")
+    assert {r["Properties"]["ResponseType"] for r in responses.values()} == {
+        "DEFAULT_4XX", "DEFAULT_5XX"}
+    for response in responses.values():
+        template = response["Properties"]["ResponseTemplates"]["application/json"]
+        assert template.startswith('{"error": {"code": "$context.error.responseType"')
+
+
+@pytest.fixture(scope="module")
+def api_key_api(tmp_path_factory) -> Template:
+    directory = tmp_path_factory.mktemp("api-key")
+    text = (FIXTURES / "config" / "two_variants.toml").read_text()
+    config = write_config(directory, text + '\n[api]\nauth = "api_key"\n')
+    return Template.from_json(synthesize(config, directory / "cdk.out").template("api"))
+
+
+def test_api_key_mode_requires_a_key_and_a_usage_plan(api_key_api):
+    api_key_api.has_resource_properties("AWS::ApiGateway::Method", {
+        "HttpMethod": "POST", "AuthorizationType": "NONE", "ApiKeyRequired": True})
+    api_key_api.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    api_key_api.has_resource_properties("AWS::ApiGateway::UsagePlan", {
+        "Throttle": {"RateLimit": 50, "BurstLimit": 100},
+        "ApiStages": [Match.object_like({"Stage": Match.any_value()})]})
+    api_key_api.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)

@@ -1,0 +1,242 @@
+"""The model manifest: the one contract between training, the stacks and the Lambda.
+
+Every model run writes ``manifest.json`` beside its ``model.tar.gz``. The stacks read the
+image and model data from it, the API stack hands the feature list to the preprocessing
+Lambda, and the local runtime loads the artifact it names. Nobody else parses manifests.
+
+Schema evolution: ``schema_version`` is an integer. A reader accepts every version up to
+``SCHEMA_VERSION`` and refuses newer ones with a clear message. Features are objects with a
+``type`` (only ``numeric`` today) so later kinds, for example raw text with a vocabulary the
+Lambda applies, can be added as new types without changing the shape of existing manifests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.images import FRAMEWORK_XGBOOST_VERSIONS
+
+SCHEMA_VERSION = 1
+MANIFEST_FILENAME = "manifest.json"
+ARTIFACT_FILENAME = "model.tar.gz"
+FEATURE_TYPES = ("numeric",)
+SOURCE_KINDS = ("local", "sagemaker-training", "sagemaker-tuning")
+
+_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$")
+# A feature name ends up in JSON keys, a CSV column order and a Lambda environment
+# variable: printable, no separators that would break CSV or the comma-free env encoding.
+_FEATURE_NAME = re.compile(r"^[^\s,\"'\x00-\x1f]{1,128}$")
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be used; the message names the file, the field and the fix."""
+
+    def __init__(self, path: Path | str, field_name: str, problem: str) -> None:
+        super().__init__(f"{path}: {field_name}: {problem}")
+        self.path = str(path)
+        self.field = field_name
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    type: str = "numeric"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the model came from: a local run id or the SageMaker job that trained it."""
+
+    kind: str
+    run_id: str
+    job_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    source: Source
+    framework_version: str
+    xgboost_version: str
+    region: str
+    image_uri: str
+    features: tuple[Feature, ...]
+    target: str
+    hyperparameters: dict[str, str]
+    # S3 URI of model.tar.gz once it is in S3 (SageMaker-trained, or a published local run).
+    model_data: str | None = None
+    # model.tar.gz relative to the manifest's directory, for runs trained on this machine.
+    artifact: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(feature.name for feature in self.features)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["features"] = [asdict(feature) for feature in self.features]
+        # Keys in a fixed, readable order: schema first, then provenance, then content.
+        order = ["schema_version", "source", "framework_version", "xgboost_version", "region",
+                 "image_uri", "model_data", "artifact", "target", "features",
+                 "hyperparameters", "metrics"]
+        return {key: data[key] for key in order}
+
+    def with_updates(self, **changes: Any) -> Manifest:
+        data = {**self.to_dict(), **changes}
+        return parse(data, "<updated manifest>")
+
+
+def parse(data: Any, path: Path | str) -> Manifest:
+    """Validate a decoded manifest document and build a Manifest, or raise ManifestError."""
+    if not isinstance(data, dict):
+        raise ManifestError(path, "<top level>", "must be a JSON object")
+
+    def required(name: str, kind: type | tuple[type, ...]) -> Any:
+        if name not in data or data[name] is None:
+            raise ManifestError(path, name, "is missing; re-run training to write a full manifest")
+        value = data[name]
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise ManifestError(path, name, f"has the wrong type ({type(value).__name__})")
+        return value
+
+    version = required("schema_version", int)
+    if version < 1 or version > SCHEMA_VERSION:
+        raise ManifestError(
+            path, "schema_version",
+            f"is {version}, this tool reads versions 1..{SCHEMA_VERSION}; "
+            "upgrade the project to read newer manifests",
+        )
+
+    source_data = required("source", dict)
+    kind = source_data.get("kind")
+    if kind not in SOURCE_KINDS:
+        raise ManifestError(path, "source.kind", f"must be one of {', '.join(SOURCE_KINDS)}")
+    run_id = source_data.get("run_id")
+    if not isinstance(run_id, str) or not run_id:
+        raise ManifestError(path, "source.run_id", "must be a non-empty string")
+    job_name = source_data.get("job_name")
+    if kind != "local" and not isinstance(job_name, str):
+        raise ManifestError(path, "source.job_name", f"is required for a {kind} model")
+    source = Source(kind=kind, run_id=run_id, job_name=job_name)
+
+    framework_version = required("framework_version", str)
+    if framework_version not in FRAMEWORK_XGBOOST_VERSIONS:
+        known = ", ".join(sorted(FRAMEWORK_XGBOOST_VERSIONS))
+        raise ManifestError(path, "framework_version", f"{framework_version!r} is not one of {known}")
+    xgboost_version = required("xgboost_version", str)
+    region = required("region", str)
+    image_uri = required("image_uri", str)
+    if f".dkr.ecr.{region}." not in image_uri:
+        raise ManifestError(path, "image_uri", f"is not an ECR image in the manifest's region {region}")
+
+    model_data = data.get("model_data")
+    if model_data is not None and (not isinstance(model_data, str) or not _S3_URI.match(model_data)):
+        raise ManifestError(path, "model_data", "must be an s3://bucket/key URI or null")
+    artifact = data.get("artifact")
+    if artifact is not None and (not isinstance(artifact, str) or not artifact):
+        raise ManifestError(path, "artifact", "must be a relative path or null")
+    if model_data is None and artifact is None:
+        raise ManifestError(
+            path, "model_data", "and artifact are both empty; the manifest points at no model"
+        )
+
+    features = _parse_features(required("features", list), path)
+    target = required("target", str)
+    if target in {feature.name for feature in features}:
+        raise ManifestError(path, "target", f"{target!r} is also listed as a feature")
+
+    hyperparameters = required("hyperparameters", dict)
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in hyperparameters.items()):
+        raise ManifestError(path, "hyperparameters", "must map names to strings (SageMaker's form)")
+
+    metrics = data.get("metrics") or {}
+    if not isinstance(metrics, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        for v in metrics.values()
+    ):
+        raise ManifestError(path, "metrics", "must map names to finite numbers")
+
+    return Manifest(
+        schema_version=version, source=source, framework_version=framework_version,
+        xgboost_version=xgboost_version, region=region, image_uri=image_uri,
+        model_data=model_data, artifact=artifact, features=features, target=target,
+        hyperparameters=dict(hyperparameters), metrics={k: float(v) for k, v in metrics.items()},
+    )
+
+
+def _parse_features(items: list[Any], path: Path | str) -> tuple[Feature, ...]:
+    if not items:
+        raise ManifestError(path, "features", "is empty; a model needs at least one feature")
+    features: list[Feature] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        where = f"features[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise ManifestError(path, where, 'must be an object like {"name": ..., "type": "numeric"}')
+        name, kind = item["name"], item.get("type", "numeric")
+        if not _FEATURE_NAME.match(name):
+            raise ManifestError(path, f"{where}.name", f"{name!r} must be 1-128 printable "
+                                "characters without spaces, commas or quotes")
+        if name in seen:
+            raise ManifestError(path, f"{where}.name", f"{name!r} appears twice")
+        if kind not in FEATURE_TYPES:
+            raise ManifestError(path, f"{where}.type", f"{kind!r} is not supported by this "
+                                f"version (supported: {', '.join(FEATURE_TYPES)})")
+        seen.add(name)
+        features.append(Feature(name=name, type=kind))
+    return tuple(features)
+
+
+def load(path: Path | str) -> Manifest:
+    """Read and validate ``path`` (a manifest.json, or a run directory holding one)."""
+    manifest_path = Path(path)
+    if manifest_path.is_dir():
+        manifest_path = manifest_path / MANIFEST_FILENAME
+    try:
+        text = manifest_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(manifest_path, "<file>", "does not exist; train this variant "
+                            "first (make train) or fix the path") from None
+    except OSError as error:
+        raise ManifestError(manifest_path, "<file>", f"cannot be read ({error.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ManifestError(manifest_path, "<file>", f"is not valid JSON (line {error.lineno}, "
+                            f"column {error.colno}: {error.msg})") from None
+    return parse(data, manifest_path)
+
+
+def artifact_path(manifest: Manifest, manifest_path: Path | str) -> Path | None:
+    """The local model.tar.gz a manifest names, resolved against its directory."""
+    if manifest.artifact is None:
+        return None
+    base = Path(manifest_path)
+    if base.name == MANIFEST_FILENAME or base.is_file():
+        base = base.parent
+    return (base / manifest.artifact).resolve()
+
+
+def write(manifest: Manifest, directory: Path | str) -> Path:
+    """Write ``manifest.json`` into ``directory`` atomically (never a half-written file)."""
+    target = Path(directory) / MANIFEST_FILENAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps(manifest.to_dict(), indent=2, sort_keys=False) + "\n"
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".manifest-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
