@@ -15,7 +15,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.execution_role import SageMakerExecutionRole
-from stacks.nag import acknowledge
 from stacks.secure_bucket import secure_bucket
 
 # Output keys the training CLI reads with DescribeStacks; renaming one breaks the CLI.
@@ -41,9 +40,6 @@ class DataStack(Stack):
             removal_policy=RemovalPolicy.RETAIN,
         )
         access_logs = secure_bucket(self, "AccessLogs", expire_objects_after=ACCESS_LOG_RETENTION)
-        acknowledge(access_logs, "AwsSolutions-S1",
-                    "This is the access-log target of the data bucket; logging it into itself "
-                    "would recurse.")
         self.bucket = secure_bucket(
             self, "DataBucket", encryption_key=self.key,
             access_logs_bucket=access_logs, access_logs_prefix="data-bucket/",

@@ -1,0 +1,59 @@
+"""The manifest contract: round trip, validation messages, schema evolution guard."""
+
+import json
+
+import pytest
+
+from training import manifest
+from training.manifest import ManifestError
+from tests.conftest import FIXTURES
+
+CHAMPION = FIXTURES / "manifests" / "champion" / "manifest.json"
+CHALLENGER = FIXTURES / "manifests" / "challenger" / "manifest.json"
+
+
+def test_fixture_manifests_load():
+    champion = manifest.load(CHAMPION)
+    assert champion.feature_names == ("f0", "f1", "f2")
+    assert champion.source.kind == "sagemaker-training" and champion.model_data.startswith("s3://")
+    challenger = manifest.load(CHALLENGER.parent)  # a run directory works too
+    assert manifest.artifact_path(challenger, CHALLENGER) == CHALLENGER.parent / "model.tar.gz"
+
+
+def test_write_then_load_round_trips(tmp_path):
+    original = manifest.load(CHALLENGER)
+    updated = original.with_updates(metrics={"rmse": 1.5, "r2": 0.4})
+    path = manifest.write(updated, tmp_path / "run")
+    assert manifest.load(path) == updated
+    assert list(json.loads(path.read_text()))[:2] == ["schema_version", "source"]
+    assert [p.name for p in path.parent.iterdir()] == ["manifest.json"]  # no temp file left
+
+
+@pytest.mark.parametrize(("change", "field", "problem"), [
+    ({"features": []}, "features", "is empty"),
+    ({"features": [{"name": "a"}, {"name": "a"}]}, "features[1].name", "appears twice"),
+    ({"features": [{"name": "a,b"}]}, "features[0].name", "without spaces, commas or quotes"),
+    ({"features": [{"name": "text", "type": "text"}]}, "features[0].type", "is not supported"),
+    ({"target": "f1"}, "target", "also listed as a feature"),
+    ({"model_data": "http://x/y"}, "model_data", "must be an s3://bucket/key URI"),
+    ({"model_data": None, "artifact": None}, "model_data", "the manifest points at no model"),
+    ({"hyperparameters": {"max_depth": 5}}, "hyperparameters", "must map names to strings"),
+    ({"metrics": {"rmse": float("nan")}}, "metrics", "finite numbers"),
+    ({"framework_version": "0.90-2"}, "framework_version", "is not one of"),
+    ({"image_uri": "683313688378.dkr.ecr.eu-west-1.amazonaws.com/x:1"}, "image_uri",
+     "not an ECR image in the manifest's region"),
+    ({"source": {"kind": "sagemaker-tuning", "run_id": "r"}}, "source.job_name", "is required"),
+    ({"schema_version": True}, "schema_version", "has the wrong type"),
+])
+def test_invalid_manifests_name_the_field(change, field, problem):
+    data = {**json.loads(CHALLENGER.read_text()), **change}
+    with pytest.raises(ManifestError) as caught:
+        manifest.parse(data, "m.json")
+    assert caught.value.field == field
+    assert problem in caught.value.problem
+    assert str(caught.value).startswith(f"m.json: {field}: ")
+
+
+def test_top_level_must_be_an_object():
+    with pytest.raises(ManifestError, match="must be a JSON object"):
+        manifest.parse([1, 2], "m.json")
