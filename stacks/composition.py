@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from aws_cdk import App, Environment, Stack
 
+from stacks import nag
 from stacks.api_stack import ApiStack
 from stacks.config import AppConfig
 from stacks.data_stack import DataStack
 from stacks.inference_stack import InferenceStack
-from stacks import nag
 
 
 @dataclass(frozen=True)

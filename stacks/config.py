@@ -14,7 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from training import manifest as manifest_module
 from training.manifest import Manifest, ManifestError
@@ -30,7 +30,8 @@ _PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$")
 _VARIANT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's pattern
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_INSTANCE_TYPE = re.compile(r"^ml\.(?P<family>[a-z][a-z0-9-]*\d[a-z0-9-]*)\.(?P<size>medium|large|\d*xlarge|metal)$")
+_INSTANCE_TYPE = re.compile(
+    r"^ml\.(?P<family>[a-z][a-z0-9-]*\d[a-z0-9-]*)\.(?P<size>medium|large|\d*xlarge|metal)$")
 # Families whose instances carry local NVMe instance storage. SageMaker encrypts those disks in
 # hardware and rejects a KmsKeyId for them. A "d" in the family's attribute suffix means
 # instance storage (m5d, c6id, r5dn, g4dn, p4d, ...); the rest are listed by name.
@@ -293,6 +294,7 @@ def _parse_variants(items: Any, base_dir: Path, volume_kms: bool,
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             problems.append(f"{where}.instance_count: {count!r} must be a whole number >= 1")
         if len(problems) == count_before:
+            assert isinstance(name, str) and isinstance(manifest, str) and _is_number(weight)
             variants.append(VariantConfig(
                 name=name, manifest_path=(base_dir / manifest), weight=float(weight),
                 instance_type=instance_type, instance_count=count))
@@ -353,5 +355,5 @@ def _has_instance_storage(family: str) -> bool:
     return family in _NVME_FAMILIES or bool(_NVME_SUFFIX.match(family))
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -104,7 +104,7 @@ def parse(data: Any, path: Path | str) -> Manifest:
         if name not in data or data[name] is None:
             raise ManifestError(path, name, "is missing; re-run training to write a full manifest")
         value = data[name]
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise ManifestError(path, name, f"has the wrong type ({type(value).__name__})")
         return value
 

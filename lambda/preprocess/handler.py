@@ -97,7 +97,7 @@ def _rows(body: dict[str, Any]) -> list[list[str]]:
         else:
             raise RequestError(422, "invalid_instance",
                                f"instances[{index}] must be an object or an array")
-        rows.append([_cell(value, index, name) for value, name in zip(values, FEATURE_NAMES)])
+        rows.append([_cell(value, index, name) for value, name in zip(values, FEATURE_NAMES, strict=False)])
     return rows
 
 

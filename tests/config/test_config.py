@@ -221,7 +221,7 @@ def test_no_manifest_at_all_means_data_stack_only():
 
 
 def test_missing_and_invalid_toml(tmp_path):
-    with pytest.raises(ConfigError, match="file not found; copy config/default.toml"):
+    with pytest.raises(ConfigError, match=r"file not found; copy config/default\.toml"):
         load_config(tmp_path / "nope.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[project\n")

@@ -1,0 +1,55 @@
+# Every target installs what it needs on a fresh clone (make install is incremental).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+CONFIG ?= config/default.toml
+# Regions cfn-lint checks the environment-agnostic templates for.
+LINT_REGIONS ?= us-east-1
+# The CLI pinned in package.json (what `npx cdk` runs), called directly to skip npx start-up.
+CDK := node_modules/.bin/cdk --no-notices
+export CDK_DISABLE_CLI_TELEMETRY := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: help install synth test snapshot-update lint deploy bench bench-synth clean
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+install: .venv/.installed node_modules/.installed  ## venv at .venv with pinned deps + the pinned CDK CLI
+
+.venv/.installed: requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: install  ## cdk synth every stack into cdk.out/, then cfn-lint the templates
+	rm -rf cdk.out
+	CDK_VALIDATION=false $(CDK) synth --quiet -c config=$(CONFIG)
+	.venv/bin/cfn-lint --regions $(LINT_REGIONS) --ignore-checks W3005 -- cdk.out/*.template.json
+	@echo "templates: $$(ls cdk.out/*.template.json | tr '\n' ' ')"
+
+test: install  ## the whole offline test suite
+	$(PY) -m pytest -q
+
+snapshot-update:  install  ## re-baseline the template snapshots (review the diff!)
+	$(PY) -m pytest -q tests/infrastructure/test_snapshots.py --snapshot-update
+
+lint: install  ## ruff, and mypy on the stacks, training and Lambda code
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+deploy: install  ## real cdk deploy (needs AWS credentials and a bootstrapped account)
+	$(CDK) deploy --all -c config=$(CONFIG) --require-approval broadening
+
+bench: bench-synth  ## all benchmarks
+
+bench-synth: install  ## make synth against a hello-world CDK app
+	$(PY) bench/synth_bench.py
+
+clean:  ## remove build output (keeps runs/ and the venv)
+	rm -rf cdk.out

@@ -1,0 +1,43 @@
+"""`make bench-synth`: wall time of `make synth` against a one-bucket hello-world CDK app.
+
+Both run through the pinned CDK CLI (`npx cdk synth`), the hello world with CDK's defaults
+(built-in template validator on), ours as `make synth` runs it (validator off, cfn-lint on).
+Prints the median of N runs each.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+ENV = {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1",
+       "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    cdk = str(ROOT / "node_modules" / ".bin" / "cdk")
+    hello_dir = ROOT / "bench" / "synth_baseline"
+    hello = [timed([cdk, "synth", "--no-notices", "--quiet", "-o", "/tmp/hello-cdk.out"], hello_dir)
+             for _ in range(RUNS)]
+    ours = [timed(["make", "--no-print-directory", "synth"], ROOT) for _ in range(RUNS)]
+    print(f"{'app':<44}{'median s':>10}{'min s':>8}")
+    print(f"{'hello world, 1 bucket, CDK defaults':<44}{statistics.median(hello):>10.1f}{min(hello):>8.1f}")
+    print(f"{'make synth (3 stacks + cfn-lint)':<44}{statistics.median(ours):>10.1f}{min(ours):>8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
