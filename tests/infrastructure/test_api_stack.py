@@ -79,12 +79,24 @@ def test_gateway_errors_use_the_handlers_error_shape(synthesized):
         assert template.startswith('{"error": {"code": "$context.error.responseType"')
 
 
+def synthesize_api(tmp_path_factory, api_table: str) -> Template:
+    directory = tmp_path_factory.mktemp("api")
+    text = (FIXTURES / "config" / "two_variants.toml").read_text()
+    config = write_config(directory, f"{text}\n[api]\n{api_table}\n")
+    return Template.from_json(synthesize(config, directory / "cdk.out").template("api"))
+
+
 @pytest.fixture(scope="module")
 def api_key_api(tmp_path_factory) -> Template:
-    directory = tmp_path_factory.mktemp("api-key")
-    text = (FIXTURES / "config" / "two_variants.toml").read_text()
-    config = write_config(directory, text + '\n[api]\nauth = "api_key"\n')
-    return Template.from_json(synthesize(config, directory / "cdk.out").template("api"))
+    return synthesize_api(tmp_path_factory, 'auth = "api_key"')
+
+
+def test_no_auth_only_by_explicit_opt_in(tmp_path_factory):
+    template = synthesize_api(tmp_path_factory, 'auth = "none"\nallow_unauthenticated = true')
+    (method,) = template.find_resources("AWS::ApiGateway::Method").values()
+    assert method["Properties"]["AuthorizationType"] == "NONE"
+    assert "ApiKeyRequired" not in method["Properties"] or not method["Properties"]["ApiKeyRequired"]
+    template.resource_count_is("AWS::ApiGateway::UsagePlan", 0)
 
 
 def test_api_key_mode_requires_a_key_and_a_usage_plan(api_key_api):
