@@ -32,7 +32,11 @@ def test_template_snapshot(synthesized, snapshot_json, component):
     assert masked(synthesized.template(component)) == snapshot_json
 
 
-def test_masking_keeps_weights_and_hides_hashes(synthesized):
-    text = json.dumps(masked(synthesized.template("inference")))
-    assert "<asset-hash>" in text and not ASSET_HASH.search(text)
-    assert '"InitialVariantWeight": 0.7' in text
+def test_a_code_edit_keeps_the_snapshot_and_a_weight_change_breaks_it(synthesized):
+    template = synthesized.template("inference")
+    text = json.dumps(template)
+    (asset_hash,) = set(ASSET_HASH.findall(text))  # the challenger's local artifact
+    code_edit = json.loads(text.replace(asset_hash, "f" * 64))
+    assert masked(code_edit) == masked(template)
+    weight_change = json.loads(text.replace('"InitialVariantWeight": 0.7', '"InitialVariantWeight": 0.6'))
+    assert masked(weight_change) != masked(template)
