@@ -77,7 +77,7 @@ def load_run(run: Path) -> tuple[Manifest, Path]:
 def evaluate_run(run: Path, prepared: Prepared) -> dict[str, float]:
     """Predict the test split in-process with the run's artifact; write RMSE, MAE, R2 into the manifest."""
     manifest, manifest_path = load_run(run)
-    _check_features(manifest, prepared)
+    check_features(manifest, prepared)
     artifact = manifest_module.artifact_path(manifest, manifest_path)
     if artifact is None or not artifact.is_file():
         raise CliError(f"run {run} has no local model.tar.gz",
@@ -90,7 +90,7 @@ def evaluate_run(run: Path, prepared: Prepared) -> dict[str, float]:
     return scores
 
 
-def _check_features(manifest: Manifest, prepared: Prepared) -> None:
+def check_features(manifest: Manifest, prepared: Prepared) -> None:
     if manifest.feature_names != prepared.feature_names:
         raise CliError(f"the run was trained on features {list(manifest.feature_names)} but "
                        f"{prepared.directory} has {list(prepared.feature_names)}",

@@ -15,7 +15,8 @@ from training.data import Prepared
 from training.images import image_uri
 
 
-def _train(prepared: Prepared, runs_dir: Path, variant: str = "champion", hp: list[str] | None = None) -> Path:
+def _train(prepared: Prepared, runs_dir: Path, variant: str = "champion",
+           hp: list[str] | None = None) -> Path:
     return local_runs.train_run(prepared, runs_dir, variant, hyperparameters.with_overrides(hp),
                                 "3.0-5", "us-east-1")
 
