@@ -37,6 +37,12 @@ def test_artifact_predicts_identically_in_the_container_xgboost(prepared: Prepar
     in_memory = result.booster.predict(xgb.DMatrix(features))
     from_artifact = local_backend.predict(runs.read_model_archive(archive), features)
     assert np.array_equal(in_memory, from_artifact.astype(in_memory.dtype))
+    # The container extracts the archive and loads the file by path: do the same.
+    with tarfile.open(archive) as opened:
+        opened.extractall(tmp_path / "model", filter="data")
+    container = xgb.Booster()
+    container.load_model(str(tmp_path / "model" / "xgboost-model"))
+    assert np.array_equal(in_memory, container.predict(xgb.DMatrix(features)))
 
 
 def test_early_stopping_takes_effect(prepared: Prepared) -> None:
