@@ -58,3 +58,14 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert "usage: python -m training" in capsys.readouterr().out
+
+
+def test_python_dash_m_training_runs_the_cli() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "training", "--help"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], check=False)
+    assert done.returncode == 0
+    for command in ("prepare", "train", "tune", "evaluate", "publish", "train-examples"):
+        assert command in done.stdout
