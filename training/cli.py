@@ -186,6 +186,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ImageError, ManifestError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as error:
+        # Disk full, permission denied, ...: staged writes were already rolled back.
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}; check the path, permissions and free space",
+              file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         # Backends that start AWS jobs print what is still running before re-raising.
         print("interrupted; nothing was written for the unfinished step", file=sys.stderr)

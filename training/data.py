@@ -88,8 +88,15 @@ def _diabetes(target: str) -> Table:
 
 
 def _read_csv(file: Path) -> dict[str, list[object]]:
-    with file.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
+    try:
+        # utf-8-sig: spreadsheet exports often start with a byte-order mark.
+        with file.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except UnicodeDecodeError:
+        raise CliError(f"data file {file} is not UTF-8 text", "save it as UTF-8 CSV, or as Parquet") from None
+    except csv.Error as error:
+        raise CliError(f"data file {file} is not valid CSV ({error})",
+                       "fix the file or export it again") from None
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise CliError(f"data file {file} is empty", "give a CSV with a header row and data rows")
     header = [name.strip() for name in rows[0]]
@@ -157,8 +164,16 @@ def _to_table(source: str, columns: dict[str, list[object]], target: str) -> Tab
     if missing:
         raise CliError(f"target column {target!r} has {missing} empty or NaN values",
                        "drop or fill those rows before training")
+    if not np.isfinite(labels).all():
+        raise CliError(f"target column {target!r} has infinite values", "drop or fix those rows")
     features = np.column_stack([_numeric_column(source, name, columns[name], "feature")
                                 for name in feature_names])
+    infinite = [name for name, column in zip(feature_names, features.T, strict=True)
+                if np.isinf(column).any()]
+    if infinite:
+        # xgboost refuses inf; only an empty field (NaN) means "missing" to the container.
+        raise CliError(f"feature column {infinite[0]!r} has infinite values",
+                       "replace them with a number or leave the field empty (missing)")
     return Table(source=source, target=target, feature_names=feature_names, features=features,
                  labels=labels)
 

@@ -169,3 +169,27 @@ def test_no_aws_credentials(prepared: Prepared, tmp_path: Path, monkeypatch: pyt
 def test_publish_without_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _fails(["publish", "--run", str(tmp_path / "runs" / "champion" / "latest")], capsys,
            "does not exist", "--run")
+
+
+def test_file_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"a,b,target\n\xff\xfe,1,2\n")
+    _fails(_prepare(tmp_path, source), capsys, "not UTF-8", "Parquet")
+    _nothing_prepared(tmp_path)
+
+
+def test_infinite_values(tmp_path: Path, write_csv: WriteCsv, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _rows(20)
+    rows[4][1] = "inf"
+    source = write_csv(tmp_path / "in.csv", ["a", "b", "y"], rows)
+    _fails(_prepare(tmp_path, source, "--target", "y"), capsys, "feature column 'b'", "infinite")
+    rows[4][1], rows[5][2] = 1, "-inf"
+    source = write_csv(tmp_path / "in.csv", ["a", "b", "y"], rows)
+    _fails(_prepare(tmp_path, source, "--target", "y"), capsys, "target column 'y'", "infinite")
+    _nothing_prepared(tmp_path)
+
+
+def test_unwritable_output_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    _fails(["prepare", "--out", str(blocker / "prepared")], capsys, "check the path")
