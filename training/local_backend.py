@@ -131,8 +131,12 @@ def tune(prepared: Prepared, base: dict[str, str], ranges: tuple[Range, ...], tr
     def hp_for(values: list[float]) -> dict[str, str]:
         return {**base, **{r.name: r.format(v) for r, v in zip(ranges, values, strict=True)}}
 
-    start_values = [r.clip(float(base[r.name])) if r.name in base else (r.low + r.high) / 2
-                    for r in ranges]
+    try:
+        start_values = [r.clip(float(base[r.name])) if r.name in base else (r.low + r.high) / 2
+                        for r in ranges]
+    except ValueError:
+        raise CliError("a tuned hyperparameter has a non-numeric starting value",
+                       "pass numbers with --hp for the names in the ranges") from None
     points: list[np.ndarray] = [(np.array(start_values) - lows) / spans]
     scores: list[float] = []
     done: list[Trial] = []
