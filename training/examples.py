@@ -1,0 +1,64 @@
+"""``make train``: train every variant a deployment config references, locally.
+
+The first variant gets the course hyperparameters; the others shallower trees (max_depth 3), so
+the example A/B test compares two different models and `make train` stays fast and repeatable.
+``python -m training tune --variant challenger`` replaces a challenger with a tuned one. Afterwards the config
+is loaded the way ``cdk synth`` loads it, so a success here means the stacks will find the runs.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+from training import data, hyperparameters, local_runs
+from training.errors import CliError
+
+CHALLENGER_OVERRIDES = ["max_depth=3"]
+
+
+def _variant_runs(config_path: Path) -> list[tuple[str, Path]]:
+    """(variant, runs dir) per variant; only names and manifest paths are read here, the full
+    validation is stacks.config.load_config's job (run at the end)."""
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CliError(f"config {config_path} does not exist", "pass --config PATH") from None
+    except tomllib.TOMLDecodeError as error:
+        raise CliError(f"config {config_path} is not valid TOML ({error})", "fix the file") from None
+    result = []
+    for item in raw.get("variants", []):
+        name, manifest = item.get("name"), Path(str(item.get("manifest", "")))
+        if manifest.name != "manifest.json" or manifest.parent.name != "latest" \
+                or manifest.parent.parent.name != name:
+            raise CliError(f"variant {name!r} manifest {manifest} is not <runs>/{name}/latest/manifest.json",
+                           "point the variant at the layout training writes, or train it by hand")
+        result.append((str(name), manifest.parent.parent.parent))
+    if not result:
+        raise CliError(f"config {config_path} has no [[variants]]", "add at least one variant")
+    return result
+
+
+def train_examples(config_path: Path, prepared_dir: Path, *, data_path: str | None = None,
+                   target: str = data.DEFAULT_TARGET, region: str = "us-east-1",
+                   framework_version: str = "3.0-5") -> Iterator[str]:
+    variants = _variant_runs(config_path)
+    table = data.load_table(data_path, target)
+    prepared = data.write_prepared(table, prepared_dir)
+    yield f"prepared {prepared.directory}"
+    for index, (variant, runs_dir) in enumerate(variants):
+        overrides = [] if index == 0 else CHALLENGER_OVERRIDES
+        run = local_runs.train_run(prepared, runs_dir, variant, hyperparameters.with_overrides(overrides),
+                                   framework_version, region)
+        scores = local_runs.evaluate_run(run, prepared)
+        yield f"{variant}: {run} " + " ".join(f"{k}={v:.3f}" for k, v in scores.items())
+
+    from stacks.config import ConfigError, load_config
+
+    try:
+        load_config(config_path)
+    except ConfigError as error:
+        raise CliError(f"the trained runs do not satisfy {config_path}: "
+                       + " / ".join(error.problems), "fix the config and train again") from None
+    yield f"config {config_path} loads with every variant's model"

@@ -1,0 +1,181 @@
+"""The local backend: the built-in container's training, tuning and scoring, on this machine.
+
+It trains with the same xgboost release the target container runs (see images.py): a model saved
+by a newer xgboost loads in an older container without an error and predicts wrong values.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import xgboost as xgb
+
+from training.data import TRAIN, VALIDATION, Prepared
+from training.errors import CliError
+from training.hyperparameters import EARLY_STOPPING_ROUNDS, NUM_ROUND, Range
+from training.images import FRAMEWORK_XGBOOST_VERSIONS, check_framework_version
+
+Progress = Callable[[str], None]
+SMALL_DATA_ROWS = 100_000
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def check_xgboost(framework_version: str, installed: str = xgb.__version__) -> str:
+    """The xgboost version to record; refuse to train with any other release than the container's."""
+    check_framework_version(framework_version)
+    wanted = FRAMEWORK_XGBOOST_VERSIONS[framework_version]
+    if installed != wanted:
+        raise CliError(
+            f"installed xgboost is {installed} but container {framework_version} runs {wanted} "
+            "(a model saved by another release can predict wrong values there)",
+            f"install xgboost-cpu=={wanted}, or pick the matching --framework-version")
+    return wanted
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    booster: xgb.Booster
+    best_iteration: int  # 0-based round with the lowest validation metric
+    best_score: float  # validation metric at best_iteration
+    rounds_run: int  # rounds trained before early stopping ended the run
+
+    @property
+    def model_bytes(self) -> bytes:
+        # UBJSON: the default format of the container's xgboost, exact floats.
+        return bytes(self.booster.save_raw(raw_format="ubj"))
+
+
+def train(prepared: Prepared, hyperparameters: dict[str, str]) -> TrainResult:
+    """Train from the prepared CSVs exactly as the container reads them (no feature names)."""
+    x_train, y_train = prepared.load_xy(TRAIN)
+    x_val, y_val = prepared.load_xy(VALIDATION)
+    return train_arrays(x_train, y_train, x_val, y_val, hyperparameters)
+
+
+def train_arrays(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+                 hyperparameters: dict[str, str]) -> TrainResult:
+    params = {k: v for k, v in hyperparameters.items() if k not in (NUM_ROUND, EARLY_STOPPING_ROUNDS)}
+    params.setdefault("eval_metric", "rmse")
+    # Threads are a runtime choice, not a model setting, so they stay out of the manifest. On small
+    # data OpenMP threads cost more than they save (about 10x slower here on a busy 2-core box).
+    if len(y_train) < SMALL_DATA_ROWS:
+        params.setdefault("nthread", "1")
+    metric = params["eval_metric"]
+    dtrain = xgb.DMatrix(x_train, label=y_train)
+    dval = xgb.DMatrix(x_val, label=y_val)
+    history: dict[str, dict[str, list[float]]] = {}
+    # save_best keeps only the trees up to the best round, so every reader of the artifact
+    # predicts the best round's values without needing an iteration range.
+    stopper = xgb.callback.EarlyStopping(rounds=int(hyperparameters[EARLY_STOPPING_ROUNDS]),
+                                         metric_name=metric, data_name="validation", save_best=True)
+    try:
+        booster = xgb.train(params, dtrain, num_boost_round=int(hyperparameters[NUM_ROUND]),
+                            evals=[(dtrain, "train"), (dval, "validation")], evals_result=history,
+                            callbacks=[stopper], verbose_eval=False)
+    except xgb.core.XGBoostError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unknown error"
+        raise CliError(f"xgboost rejected the hyperparameters: {first_line}",
+                       "check the --hp values against the XGBoost parameter docs") from None
+    scores = history["validation"][metric]
+    best = int(np.argmin(scores))
+    return TrainResult(booster=booster, best_iteration=best, best_score=float(scores[best]),
+                       rounds_run=len(scores))
+
+
+def predict(model_bytes: bytes, features: np.ndarray) -> np.ndarray:
+    """Load an artifact's model the way the container does and predict (no feature names)."""
+    booster = xgb.Booster()
+    booster.load_model(bytearray(model_bytes))
+    return np.asarray(booster.predict(xgb.DMatrix(features)), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Trial:
+    hyperparameters: dict[str, str]
+    score: float
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    best: Trial
+    trials: tuple[Trial, ...]
+    result: TrainResult  # the best trial's trained model
+
+
+def tune(prepared: Prepared, base: dict[str, str], ranges: tuple[Range, ...], trials: int = 20,
+         seed: int = 0, progress: Progress = _stderr) -> TuneResult:
+    """Bayesian search (Gaussian process + expected improvement) minimizing validation rmse.
+
+    The first trial is the base hyperparameters clipped into the ranges, so the search never
+    reports a result worse than the defaults; a few random trials follow before the model guides.
+    """
+    if trials < 1:
+        raise CliError(f"--trials {trials} must be at least 1", "pass e.g. --trials 20")
+    x_train, y_train = prepared.load_xy(TRAIN)
+    x_val, y_val = prepared.load_xy(VALIDATION)
+    rng = np.random.default_rng(seed)
+    lows = np.array([r.low for r in ranges])
+    spans = np.array([r.high - r.low for r in ranges])
+
+    def to_values(unit: np.ndarray) -> list[float]:
+        return [r.clip(r.low + u * (r.high - r.low)) for r, u in zip(ranges, unit, strict=True)]
+
+    def hp_for(values: list[float]) -> dict[str, str]:
+        return {**base, **{r.name: r.format(v) for r, v in zip(ranges, values, strict=True)}}
+
+    try:
+        start_values = [r.clip(float(base[r.name])) if r.name in base else (r.low + r.high) / 2
+                        for r in ranges]
+    except ValueError:
+        raise CliError("a tuned hyperparameter has a non-numeric starting value",
+                       "pass numbers with --hp for the names in the ranges") from None
+    points: list[np.ndarray] = [(np.array(start_values) - lows) / spans]
+    scores: list[float] = []
+    done: list[Trial] = []
+    best_result: TrainResult | None = None
+    started = time.monotonic()
+    initial = min(trials, 5)
+    for index in range(trials):
+        if index >= len(points):
+            points.append(rng.random(len(ranges)) if index < initial
+                          else _next_point(np.array(points), np.array(scores), rng))
+        values = to_values(points[index])
+        points[index] = (np.array(values) - lows) / spans  # the point actually evaluated
+        hyperparameters = hp_for(values)
+        result = train_arrays(x_train, y_train, x_val, y_val, hyperparameters)
+        scores.append(result.best_score)
+        done.append(Trial(hyperparameters, result.best_score))
+        if best_result is None or result.best_score < best_result.best_score:
+            best_result = result
+        progress(f"tune: trial {index + 1}/{trials} validation:rmse={result.best_score:.4f} "
+                 f"best={best_result.best_score:.4f} elapsed={time.monotonic() - started:.1f}s")
+    assert best_result is not None
+    best = min(done, key=lambda t: t.score)
+    return TuneResult(best=best, trials=tuple(done), result=best_result)
+
+
+def _next_point(points: np.ndarray, scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    from scipy.stats import norm
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import Matern, WhiteKernel
+
+    model = GaussianProcessRegressor(kernel=Matern(nu=2.5) + WhiteKernel(1e-3), normalize_y=True,
+                                     random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter on a handful of points
+        model.fit(points, scores)
+    candidates = rng.random((2000, points.shape[1]))
+    mean, std = model.predict(candidates, return_std=True)
+    std = np.maximum(std, 1e-9)
+    improvement = scores.min() - mean - 0.01 * abs(scores.min())
+    z = improvement / std
+    expected = improvement * norm.cdf(z) + std * norm.pdf(z)
+    return np.asarray(candidates[int(np.argmax(expected))])
