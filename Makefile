@@ -11,7 +11,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install synth test snapshot-update lint deploy bench bench-synth clean
+.PHONY: help install train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -26,6 +26,9 @@ install: .venv/.installed node_modules/.installed  ## venv at .venv with pinned 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+train: install  ## train the config's variants locally into runs/<variant>/<run id>/ (+ latest)
+	$(PY) -m training train-examples --config $(CONFIG)
 
 synth: install  ## cdk synth every stack into cdk.out/, then cfn-lint the templates
 	rm -rf cdk.out
@@ -46,10 +49,16 @@ lint: install  ## ruff, and mypy on the stacks, training and Lambda code
 deploy: install  ## real cdk deploy (needs AWS credentials and a bootstrapped account)
 	$(CDK) deploy --all -c config=$(CONFIG) --require-approval broadening
 
+diff: install  ## offline template diff of the working tree against REF (default: main)
+	$(PY) -m tools.template_diff --ref $(or $(REF),main) --config $(CONFIG)
+
+deploy-emulated: install  ## deploy every stack into moto on loopback, list what was created, tear down
+	$(PY) -m tools.emulator --config $(CONFIG)
+
 bench: bench-synth  ## all benchmarks
 
 bench-synth: install  ## make synth against a hello-world CDK app
 	$(PY) bench/synth_bench.py
 
 clean:  ## remove build output (keeps runs/ and the venv)
-	rm -rf cdk.out
+	rm -rf cdk.out cdk.out.emulated data/prepared
