@@ -257,7 +257,7 @@ def _json_fast(raw: str) -> tuple[list[str], Any, Any]:
         raise _Slow
     try:
         doc = _fast_decoder.decode(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _Slow from None
     if type(doc) is not dict:
         raise _Slow
