@@ -102,9 +102,22 @@ _CSV_ROW = re.compile(_csv_row)
 _CSV_FIELD = re.compile(_CSV_NUMBER)
 # An optional first line naming the features, unless a name could be read as a number.
 _CSV_HEADER = "" if any(_CSV_FIELD.fullmatch(n) for n in FEATURE_NAMES) else ",".join(FEATURE_NAMES)
-# A literal that could overflow float32: 30+ digit run or an exponent >= 10. Requests containing
-# one take the exact path, which checks the range of each value.
-_RISKY_NUMBER = re.compile(r"\d{30}|[eE]\+?0*[1-9]\d")
+# A literal that could overflow float32: 30+ characters or an exponent >= 10. Payloads holding
+# one take the exact path, which checks the range of each value. (A regex with \d{30} costs
+# ~10 ns per character of a clean payload; the byte-level test below ~0.3 ns.)
+_RISKY_NUMBER = re.compile(r"[^,\n]{30}|[eE]\+?0*[1-9]\d")
+_RISKY_EXPONENT = re.compile(rb"[eE]\+?0*[1-9]\d")
+_LONG_CELL = b"x" * 30
+_CELL_MASK = bytes(10 if c in b",\n" else 120 for c in range(256))  # each cell -> x...x
+
+
+def _risky(payload: bytes) -> bool:
+    """Whether any CSV cell might lie outside float32 (cheap, conservative)."""
+    exponents = payload.count(b"e") + payload.count(b"E")
+    if exponents and exponents != payload.count(b"e-") + payload.count(b"E-") and \
+            _RISKY_EXPONENT.search(payload):  # only non-negative exponents can overflow
+        return True
+    return _LONG_CELL in payload.translate(_CELL_MASK)
 _PREDICTION_LINES = re.compile(rf"{_JSON_NUMBER}(?:\n{_JSON_NUMBER})*")
 _PREDICTION_ROW = re.compile(rf"{_JSON_NUMBER}(?:,{_JSON_NUMBER})*")
 _VARIANT_NAME = re.compile(r"[a-zA-Z0-9](?:-*[a-zA-Z0-9]){0,62}")
@@ -253,7 +266,7 @@ def _check_meta(target_variant: Any, inference_id: Any) -> None:
 
 def _json_fast(raw: str) -> tuple[list[str], Any, Any]:
     """Well-formed requests only, C-level work per value; raises _Slow on anything else."""
-    if "\\" in raw or _RISKY_NUMBER.search(raw):
+    if "\\" in raw:
         raise _Slow
     try:
         doc = _fast_decoder.decode(raw)
@@ -392,15 +405,17 @@ def _json_exact(raw: str) -> tuple[list[str], Any, Any]:
     return lines, target_variant, inference_id
 
 
-def _from_json(raw: str) -> tuple[str, int, Any, Any, str]:
+def _from_json(raw: str) -> tuple[bytes, int, Any, Any, str]:
     try:
         lines, target_variant, inference_id = _json_fast(raw)
-        path = "fast"
+        payload = "\n".join(lines).encode("ascii")
+        if _risky(payload):
+            raise _Slow
         _check_meta(target_variant, inference_id)
+        return payload, len(lines), target_variant, inference_id, "fast"
     except _Slow:
         lines, target_variant, inference_id = _json_exact(raw)
-        path = "exact"
-    return "\n".join(lines), len(lines), target_variant, inference_id, path
+        return "\n".join(lines).encode("ascii"), len(lines), target_variant, inference_id, "exact"
 
 
 def _csv_field(field: str, i: int, j: int) -> str:
@@ -425,7 +440,7 @@ def _csv_field(field: str, i: int, j: int) -> str:
     raise RequestError(422, "non_numeric_value", f"{where} is not a number", instance=i, field=name)
 
 
-def _from_csv(raw: str) -> tuple[str, int, str]:
+def _from_csv(raw: str) -> tuple[bytes, int, str]:
     text = raw.replace("\r\n", "\n") if "\r" in raw else raw
     if text.endswith("\n"):
         text = text[:-1]
@@ -440,8 +455,10 @@ def _from_csv(raw: str) -> tuple[str, int, str]:
             raise RequestError(400, "empty_instances", "the CSV body has a header but no rows")
     if rows > MAX_ROWS:
         raise RequestError(413, "too_many_rows", f"{rows} rows; at most {MAX_ROWS} per request")
-    if _CSV_BODY.fullmatch(text) and not _RISKY_NUMBER.search(text):
-        return text, rows, "fast"
+    if _CSV_BODY.fullmatch(text):
+        payload = text.encode("ascii")
+        if not _risky(payload):
+            return payload, rows, "fast"
     lines = text.split("\n")
     for i, line in enumerate(lines):
         fields = line.split(",")
@@ -450,7 +467,7 @@ def _from_csv(raw: str) -> tuple[str, int, str]:
                                f"{_N} in feature order", instance=i)
         if not (_CSV_ROW.fullmatch(line) and not _RISKY_NUMBER.search(line)):
             lines[i] = ",".join([_csv_field(f, i, j) for j, f in enumerate(fields)])
-    return "\n".join(lines), rows, "exact"
+    return "\n".join(lines).encode("ascii"), rows, "exact"
 
 
 def _query(event: dict[str, Any]) -> tuple[Any, Any]:
@@ -584,7 +601,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             target_variant, inference_id = _query(event)
             _check_meta(target_variant, inference_id)
         log["rows"] = rows
-        body = payload.encode("ascii")
+        body = payload
         if len(body) > ENDPOINT_LIMIT_BYTES:
             raise RequestError(413, "payload_too_large", f"the rows serialize to {len(body)} bytes; "
                                f"the endpoint accepts at most {ENDPOINT_LIMIT_BYTES}")
