@@ -11,7 +11,7 @@
      floor    json-parses the body, joins each row's values in feature order into CSV with no
               validation, calls the runtime, splits the response lines into floats, json-dumps
      pandas   the same with pandas and numpy (DataFrame -> to_csv, read_csv -> tolist)
-   Best-of-R median per call; ratios handler/floor and pandas/handler.
+   Per call: the median of a round, the best of R interleaved rounds; ratios handler/floor and pandas/handler.
 
 Goals (issue 4): 1000 rows: handler <= 0.6x floor and >= 3x cheaper than pandas; cold start
 <= 1.2x its floor.
@@ -152,33 +152,30 @@ def prediction_text(rows: int, rng: random.Random) -> bytes:
     return "".join(f"{rng.random()!r}\n" for _ in range(rows)).encode()
 
 
-def time_calls(fn: Any, client: Any, event: dict[str, Any], response_body: bytes,
-               calls: int, repeats: int) -> float:
+def time_round(fn: Any, client: Any, event: dict[str, Any], response_body: bytes, calls: int) -> float:
+    """Median seconds per call over `calls` calls, the runtime stubbed by botocore's Stubber."""
     from botocore.response import StreamingBody
     from botocore.stub import Stubber
 
-    best = []
-    for _ in range(repeats):
-        with Stubber(client) as stub:
-            for _ in range(calls):
-                stub.add_response("invoke_endpoint", {
-                    "Body": StreamingBody(io.BytesIO(response_body), len(response_body)),
-                    "ContentType": "text/csv", "InvokedProductionVariant": "champion"})
-            per_call = []
-            for _ in range(calls):
-                started = time.perf_counter()
-                result = fn(event, None)
-                per_call.append(time.perf_counter() - started)
-                assert result["statusCode"] == 200, result["body"][:300]
-        best.append(statistics.median(per_call))
-    return min(best)
+    with Stubber(client) as stub:
+        for _ in range(calls):
+            stub.add_response("invoke_endpoint", {
+                "Body": StreamingBody(io.BytesIO(response_body), len(response_body)),
+                "ContentType": "text/csv", "InvokedProductionVariant": "champion"})
+        per_call = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            result = fn(event, None)
+            per_call.append(time.perf_counter() - started)
+            assert result["statusCode"] == 200, result["body"][:300]
+    return statistics.median(per_call)
 
 
 def warm(sizes: list[int], features: list[str], repeats: int) -> list[tuple[int, float, float, float]]:
     handler = load_handler(features)
     client = handler._runtime
-    floor = make_floor(client, features)
-    pandas_fn = make_pandas(client, features)
+    variants = {"handler": handler.handler, "floor": make_floor(client, features),
+                "pandas": make_pandas(client, features)}
     rng = random.Random(42)
     results = []
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
@@ -186,17 +183,32 @@ def warm(sizes: list[int], features: list[str], repeats: int) -> list[tuple[int,
             event = {"headers": {"Content-Type": "application/json"}, "body": dataset(rows, features, rng),
                      "isBase64Encoded": False, "requestContext": {"requestId": "bench"}}
             response_body = prediction_text(rows, rng)
-            calls = max(3, min(200, 20000 // rows))
-            check = json.loads(handler.handler(event, None)["body"]) if False else None  # noqa: F841
-            results.append((rows,
-                            time_calls(handler.handler, client, event, response_body, calls, repeats),
-                            time_calls(floor, client, event, response_body, calls, repeats),
-                            time_calls(pandas_fn, client, event, response_body, calls, repeats)))
+            outputs = {name: json.loads(fn_result["body"])["predictions"] for name, fn_result in (
+                (name, _once(fn, client, event, response_body)) for name, fn in variants.items())}
+            assert outputs["handler"] == outputs["floor"] == outputs["pandas"]  # same answers
+            calls = max(3, min(100, 10000 // rows))
+            best = {name: float("inf") for name in variants}
+            for _ in range(repeats):  # interleaved rounds: machine load hits all variants alike
+                for name, fn in variants.items():
+                    best[name] = min(best[name], time_round(fn, client, event, response_body, calls))
+            results.append((rows, best["handler"], best["floor"], best["pandas"]))
     return results
 
 
+def _once(fn: Any, client: Any, event: dict[str, Any], response_body: bytes) -> dict[str, Any]:
+    from botocore.response import StreamingBody
+    from botocore.stub import Stubber
+
+    with Stubber(client) as stub:
+        stub.add_response("invoke_endpoint", {
+            "Body": StreamingBody(io.BytesIO(response_body), len(response_body)),
+            "ContentType": "text/csv", "InvokedProductionVariant": "champion"})
+        return fn(event, None)  # type: ignore[no-any-return]
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", type=int, default=10, help="features per row (default 10)")
     parser.add_argument("--cold-runs", type=int, default=15)
     parser.add_argument("--repeats", type=int, default=5)
@@ -215,7 +227,7 @@ def main() -> None:
 
     rows = warm([int(s) for s in args.sizes.split(",")], features, args.repeats)
     print("\nWarm per-request cost, stubbed runtime (median per call, best of "
-          f"{args.repeats} rounds), JSON objects")
+          f"{args.repeats} interleaved rounds), rows of JSON objects")
     print(f"{'rows':>6s} {'handler ms':>11s} {'floor ms':>9s} {'pandas ms':>10s} "
           f"{'handler/floor':>14s} {'pandas/handler':>15s}")
     for n, h, f, p in rows:

@@ -34,8 +34,10 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionError as BotoConnectionError,
     ReadTimeoutError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
 )
 
 ENDPOINT_LIMIT_BYTES = 6291456  # InvokeEndpoint body limit (and the container's)
@@ -92,6 +94,7 @@ if _N == 1:
 else:
     _get_values = itemgetter(*FEATURE_NAMES) if _N else (lambda instance: ())  # type: ignore[assignment]
 
+_DICT, _LIST = {dict}, {list}
 _TOP_LEVEL = frozenset(("instances", "target_variant", "inference_id"))
 _JSON_NUMBER = r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?"
 _CSV_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -285,7 +288,21 @@ def _json_fast(raw: str) -> tuple[list[str], Any, Any]:
             strings += 1  # ... and the string values of target_variant / inference_id
     n = _N
     get = _get_values
-    lines: list[str] = []
+    kinds = set(map(type, instances))
+    if kinds in (_DICT, _LIST) and set(map(len, instances)) == {n}:
+        # The common case, all C loops: same-shaped rows with numbers only.
+        try:
+            lines = list(map(",".join, map(get, instances) if kinds == _DICT else instances))
+        except KeyError:
+            raise _Slow from None
+        except TypeError:  # null, boolean or nested value somewhere: the row-by-row loop below
+            pass
+        else:
+            keys = len(instances) * n if kinds == _DICT else 0
+            if raw.count('"') != 2 * (strings + keys):
+                raise _Slow
+            return lines, doc.get("target_variant"), doc.get("inference_id")
+    lines = []
     append = lines.append
     dict_rows = 0
     for instance in instances:
@@ -396,8 +413,9 @@ def _json_exact(raw: str) -> tuple[list[str], Any, Any]:
             if len(instance) != _N:
                 raise RequestError(422, "wrong_arity", f"instances[{i}] has {len(instance)} "
                                    f"values; expected {_N} in feature order", instance=i)
+            pairs = enumerate(zip(instance, FEATURE_NAMES, strict=True))
             lines.append(",".join([_cell(value, i, name, f"instances[{i}][{j}] ({name})")
-                                   for j, (value, name) in enumerate(zip(instance, FEATURE_NAMES))]))
+                                   for j, (value, name) in pairs]))
         else:
             raise RequestError(422, "invalid_instance",
                                f"instances[{i}] must be an object keyed by feature name or an "
@@ -495,7 +513,7 @@ def _endpoint_error(error: Exception, target_variant: Any) -> RequestError:
         original = response.get("OriginalStatusCode") or response.get("Error", {}).get(
             "OriginalStatusCode")
         try:
-            original = int(original)  # type: ignore[arg-type]
+            original = int(original)
         except (TypeError, ValueError):
             original = 0
         if 400 <= original < 500 and original not in (401, 403, 407):
@@ -539,7 +557,7 @@ def _predictions(response: dict[str, Any], rows: int) -> str:
     """The predictions as JSON text; number literals are copied, not re-formatted."""
     bad = RequestError(502, "invalid_model_output", "the model returned an unreadable response")
     try:
-        text = response["Body"].read().decode("utf-8").strip()
+        text: str = response["Body"].read().decode("utf-8").strip()
         if "json" in str(response.get("ContentType", "")).lower():
             doc = json.loads(text)
             items = doc.get("predictions") if isinstance(doc, dict) else doc

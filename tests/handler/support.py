@@ -1,4 +1,6 @@
-"""Helpers for the handler tests. Load lambda/preprocess/handler.py by path (``lambda`` is a keyword) under a given environment.
+"""Helpers for the handler tests.
+
+Load lambda/preprocess/handler.py by path (``lambda`` is a keyword) under a given environment.
 
 Each call of ``load_handler`` sets the environment first and executes the module afresh, so
 module-level configuration and the runtime client reflect it. ``stub`` wraps the module-level

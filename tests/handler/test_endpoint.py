@@ -107,12 +107,12 @@ def test_unreadable_model_output(h, stub, text):
 
 FAULTS = [
     # error code, http status, modeled fields, message -> status, code, retry-after
-    ("ModelError", 424, {"OriginalStatusCode": 500, "OriginalMessage": "boom f0=1"}, "Received server error (500) from primary",
-     502, "model_error", None),
-    ("ModelError", 424, {"OriginalStatusCode": 415, "OriginalMessage": "bad type"}, "Received client error (415) from model",
-     415, "model_rejected_input", None),
-    ("ModelError", 424, {"OriginalStatusCode": 400, "OriginalMessage": "bad row 3"}, "Received client error (400) from x",
-     400, "model_rejected_input", None),
+    ("ModelError", 424, {"OriginalStatusCode": 500, "OriginalMessage": "boom f0=1"},
+     "Received server error (500) from primary", 502, "model_error", None),
+    ("ModelError", 424, {"OriginalStatusCode": 415, "OriginalMessage": "bad type"},
+     "Received client error (415) from model", 415, "model_rejected_input", None),
+    ("ModelError", 424, {"OriginalStatusCode": 400, "OriginalMessage": "bad row 3"},
+     "Received client error (400) from x", 400, "model_rejected_input", None),
     ("ModelError", 424, {}, "no original status", 502, "model_error", None),
     ("ThrottlingException", 400, {}, "Rate exceeded for acct", 429, "throttled", "1"),
     ("ModelNotReadyException", 429, {}, "Model xgb not ready zz", 503, "model_not_ready", "5"),
@@ -170,7 +170,7 @@ def test_transport_faults_are_retried_once_then_mapped(monkeypatch, exc, status,
     monkeypatch.setattr("botocore.endpoint.time.sleep", lambda seconds: None)
     raiser = _raise(exc)
     module._runtime.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", raiser)
-    got, body, headers = call(module, event(ROWS))
+    got, body, _ = call(module, event(ROWS))
     assert (got, body["error"]["code"]) == (status, code)
     assert len(raiser.calls) == 2  # MAX_ATTEMPTS = 2: one retry, bounded
     assert "runtime.sagemaker" not in json.dumps(body)

@@ -149,10 +149,10 @@ def test_fast_path_agrees_with_exact_path(h, rows, variant):
         return
     assert fast == exact
     # and the payload is the rows' numbers, exactly
-    for line, row in zip(exact[0], rows):
+    for line, row in zip(exact[0], rows, strict=True):
         values = [row[f] for f in FEATURES] if isinstance(row, dict) else row
         cells = line.split(",")
-        for cell, value in zip(cells, values):
+        for cell, value in zip(cells, values, strict=True):
             if value is None:
                 assert cell == ""
             else:

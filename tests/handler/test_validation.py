@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+
 from tests.handler.support import call, event, load_handler
 
 OK_ROW = {"f0": 1, "f1": 2.5, "f2": -3}
@@ -31,7 +32,8 @@ CASES = [
      400, "missing_instances", '"instances"', None, None),
     ("instances not array", dict(body={"instances": {"f0": 1}}),
      400, "invalid_instances", "must be an array", None, None),
-    ("empty instances", dict(body={"instances": []}), 400, "empty_instances", "must not be empty", None, None),
+    ("empty instances", dict(body={"instances": []}),
+     400, "empty_instances", "must not be empty", None, None),
     ("target variant not string", dict(body={"instances": [OK_ROW], "target_variant": 5}),
      400, "invalid_target_variant", "variant name", None, None),
     ("target variant bad name", dict(body={"instances": [OK_ROW], "target_variant": "champ ion"}),
