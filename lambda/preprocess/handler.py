@@ -100,15 +100,15 @@ _JSON_NUMBER = r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?"
 _CSV_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _csv_cell = f"(?:{_CSV_NUMBER})?" if NULL_POLICY == "missing" else f"(?:{_CSV_NUMBER})"
 _csv_row = rf"{_csv_cell}(?:,{_csv_cell}){{{max(_N - 1, 0)}}}"
-_CSV_BODY = re.compile(rf"{_csv_row}(?:\n{_csv_row})*")
-_CSV_ROW = re.compile(_csv_row)
-_CSV_FIELD = re.compile(_CSV_NUMBER)
+_CSV_BODY = re.compile(rf"{_csv_row}(?:\n{_csv_row})*", re.ASCII)  # ASCII: \d is 0-9 only
+_CSV_ROW = re.compile(_csv_row, re.ASCII)
+_CSV_FIELD = re.compile(_CSV_NUMBER, re.ASCII)
 # An optional first line naming the features, unless a name could be read as a number.
 _CSV_HEADER = "" if any(_CSV_FIELD.fullmatch(n) for n in FEATURE_NAMES) else ",".join(FEATURE_NAMES)
 # A literal that could overflow float32: 30+ characters or an exponent >= 10. Payloads holding
 # one take the exact path, which checks the range of each value. (A regex with \d{30} costs
 # ~10 ns per character of a clean payload; the byte-level test below ~0.3 ns.)
-_RISKY_NUMBER = re.compile(r"[^,\n]{30}|[eE]\+?0*[1-9]\d")
+_RISKY_NUMBER = re.compile(r"[^,\n]{30}|[eE]\+?0*[1-9]\d", re.ASCII)
 _RISKY_EXPONENT = re.compile(rb"[eE]\+?0*[1-9]\d")
 _LONG_CELL = b"x" * 30
 _CELL_MASK = bytes(10 if c in b",\n" else 120 for c in range(256))  # each cell -> x...x
@@ -121,8 +121,8 @@ def _risky(payload: bytes) -> bool:
             _RISKY_EXPONENT.search(payload):  # only non-negative exponents can overflow
         return True
     return _LONG_CELL in payload.translate(_CELL_MASK)
-_PREDICTION_LINES = re.compile(rf"{_JSON_NUMBER}(?:\n{_JSON_NUMBER})*")
-_PREDICTION_ROW = re.compile(rf"{_JSON_NUMBER}(?:,{_JSON_NUMBER})*")
+_PREDICTION_LINES = re.compile(rf"{_JSON_NUMBER}(?:\n{_JSON_NUMBER})*", re.ASCII)
+_PREDICTION_ROW = re.compile(rf"{_JSON_NUMBER}(?:,{_JSON_NUMBER})*", re.ASCII)
 _VARIANT_NAME = re.compile(r"[a-zA-Z0-9](?:-*[a-zA-Z0-9]){0,62}")
 _INFERENCE_ID = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,63}")
 _ENDPOINT_NOT_FOUND = re.compile(r"endpoint\b.*\bnot found", re.IGNORECASE | re.DOTALL)
@@ -549,6 +549,8 @@ def _endpoint_error(error: Exception, target_variant: Any) -> RequestError:
 
 
 def _score(value: str) -> Any:
+    if not value.isascii():  # float() would read other scripts' digits
+        raise ValueError(value)
     number = float(value)
     return number if number - number == 0 else None  # NaN/inf -> null
 

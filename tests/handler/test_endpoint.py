@@ -98,9 +98,10 @@ def test_json_response_when_asked(monkeypatch):
     assert (status, body["predictions"]) == (200, [0.5, 0.25])
 
 
-@pytest.mark.parametrize("text", ["0.5", "0.5\n0.25\n0.125", "", "abc\ndef", "\xff"])
+@pytest.mark.parametrize("text", ["0.5", "0.5\n0.25\n0.125", "", "abc\ndef", "\xff", "\u0661\n2"])
 def test_unreadable_model_output(h, stub, text):
-    expect(stub, response=ok_response(text.encode("latin-1")))
+    expect(stub, response=ok_response(text.encode("utf-8") if text.isascii() or "\u0661" in text
+                                      else text.encode("latin-1")))
     status, body, _ = call(h, event(ROWS))
     assert (status, body["error"]["code"]) == (502, "invalid_model_output")
 
