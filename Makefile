@@ -11,7 +11,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth clean
+.PHONY: help install train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -55,10 +55,13 @@ diff: install  ## offline template diff of the working tree against REF (default
 deploy-emulated: install  ## deploy every stack into moto on loopback, list what was created, tear down
 	$(PY) -m tools.emulator --config $(CONFIG)
 
-bench: bench-synth  ## all benchmarks
+bench: bench-synth bench-handler  ## all benchmarks
 
 bench-synth: install  ## make synth against a hello-world CDK app
 	$(PY) bench/synth_bench.py
+
+bench-handler: install  ## preprocessing Lambda: cold start and warm cost against the floor and pandas
+	$(PY) bench/handler_bench.py
 
 clean:  ## remove build output (keeps runs/ and the venv)
 	rm -rf cdk.out cdk.out.emulated data/prepared
