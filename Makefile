@@ -11,10 +11,21 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler clean
+.PHONY: help demo serve-local bench-local install train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+demo: install  ## the product end to end on loopback: train, synth, serve, send the test rows, report
+	@echo "==> [1/3] training the example variants locally (make train)"
+	@$(MAKE) --no-print-directory train
+	@echo "==> [2/3] synthesizing the stacks (make synth)"
+	@$(MAKE) --no-print-directory synth
+	@echo "==> [3/3] serving the request path on loopback and sending the held-out test rows"
+	$(PY) -m local demo --config $(CONFIG)
+
+serve-local: install  ## POST /predict on loopback (API_PORT=8080, RUNTIME_PORT=8081) until Ctrl-C
+	$(PY) -m local serve --config $(CONFIG) --api-port $(or $(API_PORT),8080) --runtime-port $(or $(RUNTIME_PORT),8081)
 
 install: .venv/.installed node_modules/.installed  ## venv at .venv with pinned deps + the pinned CDK CLI
 
@@ -55,13 +66,16 @@ diff: install  ## offline template diff of the working tree against REF (default
 deploy-emulated: install  ## deploy every stack into moto on loopback, list what was created, tear down
 	$(PY) -m tools.emulator --config $(CONFIG)
 
-bench: bench-synth bench-handler  ## all benchmarks
+bench: bench-synth bench-handler bench-local  ## all benchmarks
 
 bench-synth: install  ## make synth against a hello-world CDK app
 	$(PY) bench/synth_bench.py
 
 bench-handler: install  ## preprocessing Lambda: cold start and warm cost against the floor and pandas
 	$(PY) bench/handler_bench.py
+
+bench-local: install  ## 8 clients, 5000 requests through the local request path (needs make train)
+	$(PY) bench/local_load.py
 
 clean:  ## remove build output (keeps runs/ and the venv)
 	rm -rf cdk.out cdk.out.emulated data/prepared

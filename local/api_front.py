@@ -1,0 +1,193 @@
+"""The local API Gateway: ``POST /predict`` as a REST proxy event into the real handler.
+
+What API Gateway does before the function runs is mirrored here, with the stack's settings:
+the request validator (``Content-Type`` header required; for JSON, the body must match the
+model's schema, see ``REQUEST_SCHEMA``), and gateway errors in the ``{"error": ...}`` shape of
+the stack's gateway responses. Not mirrored: IAM/API-key auth and stage throttling (loopback).
+``GET /health`` lists the variants being served.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+HANDLER_PATH = Path(__file__).resolve().parent.parent / "lambda" / "preprocess" / "handler.py"
+STAGE = "v1"
+API_PAYLOAD_LIMIT = 10 * 1024 * 1024  # API Gateway REST request payload limit
+
+# The JSON schema of the API stack's request model (stacks/api_stack.py REQUEST_SCHEMA); a test
+# compares the two so the local validator cannot drift from the deployed one.
+REQUEST_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "type": "object",
+    "required": ["instances"],
+    "properties": {
+        "instances": {"type": "array"},
+        "target_variant": {"type": "string"},
+        "inference_id": {"type": "string"},
+    },
+}
+_JSON_TYPES = {"array": list, "string": str, "object": dict}
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def load_handler(*, endpoint_name: str, feature_names: list[str], runtime_url: str) -> ModuleType:
+    """Import a fresh copy of the Lambda handler wired the way the API stack wires it.
+
+    The handler builds its runtime client at import (as in Lambda), so the environment is set
+    for the import: the stack's variables, fake credentials, and the runtime endpoint override.
+    """
+    environment = {
+        "ENDPOINT_NAME": endpoint_name,
+        "FEATURE_NAMES": json.dumps(feature_names),
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": runtime_url,
+        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    spec = importlib.util.spec_from_file_location(f"preprocess_handler_{uuid.uuid4().hex}", HANDLER_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    with _environment(environment):
+        spec.loader.exec_module(module)
+    return module
+
+
+def gateway_error(status: int, response_type: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    body = json.dumps({"error": {"code": response_type, "message": message}}).encode()
+    return status, {"Content-Type": "application/json"}, body
+
+
+def validate_request(content_type: str | None, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    """API Gateway's request validator for POST /predict; None when the request passes."""
+    if not content_type:
+        return gateway_error(400, "BAD_REQUEST_PARAMETERS",
+                             "Missing required request parameters: [Content-Type]")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        return None  # the model (and so the body check) applies to application/json only
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return gateway_error(400, "BAD_REQUEST_BODY", "Invalid request body")
+    if not isinstance(document, dict) or any(key not in document for key in REQUEST_SCHEMA["required"]):
+        return gateway_error(400, "BAD_REQUEST_BODY", "Invalid request body")
+    for key, rule in REQUEST_SCHEMA["properties"].items():
+        if key in document and not isinstance(document[key], _JSON_TYPES[rule["type"]]):
+            return gateway_error(400, "BAD_REQUEST_BODY", "Invalid request body")
+    return None
+
+
+def proxy_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """The event API Gateway's REST Lambda proxy integration sends for this request."""
+    url = urlsplit(raw_path)
+    query = parse_qs(url.query, keep_blank_values=True)
+    request_id = str(uuid.uuid4())
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode("ascii"), True
+    return {
+        "resource": url.path, "path": url.path, "httpMethod": method,
+        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": None, "stageVariables": None,
+        "requestContext": {
+            "resourcePath": url.path, "httpMethod": method, "path": f"/{STAGE}{url.path}",
+            "stage": STAGE, "requestId": request_id, "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": text if body else None, "isBase64Encoded": encoded,
+    }
+
+
+class LambdaContext:
+    """The parts of Lambda's context object the handler reads."""
+
+    function_name = "preprocess-local"
+    memory_limit_in_mb = 512
+
+    def __init__(self, timeout_s: float = 25.0) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    server: ApiHTTPServer
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path == "/health":
+            self._send(200, {"Content-Type": "application/json"}, json.dumps(self.server.health).encode())
+        else:
+            self._send(*gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"))
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > API_PAYLOAD_LIMIT:
+            self.close_connection = True
+            self._send(*gateway_error(413, "REQUEST_TOO_LARGE", "Request Too Long"))
+            return
+        body = self.rfile.read(length)
+        if urlsplit(self.path).path != "/predict":
+            self._send(*gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"))
+            return
+        rejected = validate_request(self.headers.get("Content-Type"), body)
+        if rejected is not None:
+            self._send(*rejected)
+            return
+        event = proxy_event("POST", self.path, dict(self.headers.items()), body)
+        result = self.server.handler.handler(event, LambdaContext())
+        self._send(int(result["statusCode"]), dict(result.get("headers") or {}),
+                   str(result.get("body") or "").encode())
+
+    def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        if self.server.access_log:
+            super().log_message(format, *args)
+
+
+class ApiHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: ModuleType, health: dict[str, Any],
+                 *, access_log: bool = False) -> None:
+        super().__init__(address, _Handler)
+        self.handler = handler
+        self.health = health
+        self.access_log = access_log

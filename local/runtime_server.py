@@ -1,0 +1,110 @@
+"""A SageMaker runtime on loopback that speaks the InvokeEndpoint wire protocol.
+
+``POST /endpoints/{name}/invocations`` as botocore sends it (rest-json): the variant is picked
+by weight or by the ``X-Amzn-SageMaker-Target-Variant`` header, the response names it in
+``X-Amzn-Invoked-Production-Variant``, and faults come back in AWS's error format
+(``x-amzn-ErrorType`` + JSON body) so botocore raises the exceptions it raises in AWS:
+ValidationError for an unknown endpoint or variant, ModelError (424, with OriginalStatusCode)
+when the container rejects the input or its model is broken.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
+
+from local.variants import ENDPOINT_LIMIT_BYTES, InputError, LocalVariant, WeightedRouter
+
+ACCOUNT = "123456789012"
+_INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
+
+
+class LocalRuntime:
+    """What the endpoint does with one invocation; the HTTP layer only translates."""
+
+    def __init__(self, endpoint_name: str, variants: list[LocalVariant], *, seed: int | None = None,
+                 region: str = "us-east-1") -> None:
+        self.endpoint_name = endpoint_name
+        self.variants = {v.name: v for v in variants}
+        self.router = WeightedRouter(variants, seed)
+        self.region = region
+        self.counts = {v.name: 0 for v in variants}
+        self._count_lock = threading.Lock()
+
+    def invoke(self, endpoint: str, body: bytes, content_type: str,
+               target_variant: str | None) -> tuple[int, dict[str, str], bytes]:
+        if endpoint != self.endpoint_name:
+            return _error(400, "ValidationError",
+                          f"Endpoint {endpoint} of account {ACCOUNT} not found.")
+        if target_variant is not None:
+            variant = self.variants.get(target_variant)
+            if variant is None:
+                return _error(400, "ValidationError", f"The variant {target_variant!r} is not one "
+                              f"of the production variants of endpoint {endpoint}.")
+        else:
+            variant = self.router.pick()
+        with self._count_lock:
+            self.counts[variant.name] += 1
+        if len(body) > ENDPOINT_LIMIT_BYTES:
+            return _model_error(variant, 413, "request body exceeds 6291456 bytes")
+        if content_type.split(";")[0].strip().lower() != "text/csv":
+            return _model_error(variant, 415, f"content type {content_type!r} is not supported; "
+                                "send text/csv")
+        if variant.booster is None:
+            return _model_error(variant, 500, variant.load_error or "the model is not loaded")
+        try:
+            predictions = variant.predict_csv(body)
+        except InputError as error:
+            return _model_error(variant, 400, str(error))
+        return 200, {"Content-Type": "text/csv",
+                     "X-Amzn-Invoked-Production-Variant": variant.name}, predictions
+
+
+def _error(status: int, code: str, message: str, **extra: object) -> tuple[int, dict[str, str], bytes]:
+    body = json.dumps({"message": message, **extra}).encode()
+    return status, {"Content-Type": "application/json", "x-amzn-ErrorType": code}, body
+
+
+def _model_error(variant: LocalVariant, original_status: int,
+                 message: str) -> tuple[int, dict[str, str], bytes]:
+    return _error(424, "ModelError", f"Received client error ({original_status}) from "
+                  f"primary with message \"{message}\".", OriginalStatusCode=original_status,
+                  OriginalMessage=message, LogStreamArn=f"local:{variant.name}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    server: RuntimeHTTPServer
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        match = _INVOCATIONS.match(self.path.split("?")[0])
+        if match is None:
+            status, headers, payload = _error(404, "UnknownOperationException",
+                                              f"no operation at {self.path}")
+        else:
+            status, headers, payload = self.server.runtime.invoke(
+                unquote(match["name"]), body, self.headers.get("Content-Type", ""),
+                self.headers.get("X-Amzn-SageMaker-Target-Variant"))
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # one access log is enough: the API front's
+
+
+class RuntimeHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], runtime: LocalRuntime) -> None:
+        super().__init__(address, _Handler)
+        self.runtime = runtime

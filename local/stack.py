@@ -1,0 +1,68 @@
+"""Start and stop the local request path: runtime server + API front, both on loopback."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from local.api_front import ApiHTTPServer, load_handler
+from local.runtime_server import LocalRuntime, RuntimeHTTPServer
+from local.variants import load_variants
+from stacks.config import AppConfig
+
+HOST = "127.0.0.1"
+
+
+class NotTrainedError(RuntimeError):
+    """The config's variants have no trained models yet."""
+
+
+@dataclass
+class LocalStack:
+    api_url: str
+    runtime_url: str
+    runtime: LocalRuntime
+    health: dict[str, Any]
+
+
+def health_document(config: AppConfig, runtime: LocalRuntime) -> dict[str, Any]:
+    return {
+        "endpoint": config.endpoint_name,
+        "variants": [
+            {"name": v.name, "weight": v.weight, "manifest": str(v.manifest_path),
+             "run_id": v.manifest.source.run_id, "healthy": v.booster is not None,
+             **({"error": v.load_error} if v.load_error else {})}
+            for v in runtime.variants.values()
+        ],
+    }
+
+
+@contextmanager
+def running(config: AppConfig, *, api_port: int = 0, runtime_port: int = 0, seed: int | None = None,
+            access_log: bool = False) -> Iterator[LocalStack]:
+    """Serve the config's variants behind the real handler until the block ends."""
+    if not config.has_models:
+        raise NotTrainedError(config.next_steps().replace("Synthesized the Data stack only. ", ""))
+    runtime = LocalRuntime(config.endpoint_name, load_variants(config), seed=seed)
+    runtime_server = RuntimeHTTPServer((HOST, runtime_port), runtime)
+    runtime_url = f"http://{HOST}:{runtime_server.server_address[1]}"
+    handler = load_handler(endpoint_name=config.endpoint_name,
+                           feature_names=list(config.feature_names), runtime_url=runtime_url)
+    health = health_document(config, runtime)
+    api_server = ApiHTTPServer((HOST, api_port), handler, health, access_log=access_log)
+    threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                daemon=True) for server in (runtime_server, api_server)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield LocalStack(api_url=f"http://{HOST}:{api_server.server_address[1]}",
+                         runtime_url=runtime_url, runtime=runtime, health=health)
+    finally:
+        for server in (api_server, runtime_server):
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join(timeout=5)
