@@ -17,11 +17,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from local.loopback_http import LoopbackHandler
 
 HANDLER_PATH = Path(__file__).resolve().parent.parent / "lambda" / "preprocess" / "handler.py"
 STAGE = "v1"
@@ -139,43 +141,33 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
+class _Handler(LoopbackHandler):
     server: ApiHTTPServer
 
     def do_GET(self) -> None:
         if urlsplit(self.path).path == "/health":
-            self._send(200, {"Content-Type": "application/json"}, json.dumps(self.server.health).encode())
+            self.respond(200, {"Content-Type": "application/json"}, json.dumps(self.server.health).encode())
         else:
-            self._send(*gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"))
+            self.respond(*gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"))
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > API_PAYLOAD_LIMIT:
             self.close_connection = True
-            self._send(*gateway_error(413, "REQUEST_TOO_LARGE", "Request Too Long"))
+            self.respond(*gateway_error(413, "REQUEST_TOO_LARGE", "Request Too Long"))
             return
-        body = self.rfile.read(length)
+        body = self.read_body()
         if urlsplit(self.path).path != "/predict":
-            self._send(*gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"))
+            self.respond(*gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"))
             return
         rejected = validate_request(self.headers.get("Content-Type"), body)
         if rejected is not None:
-            self._send(*rejected)
+            self.respond(*rejected)
             return
         event = proxy_event("POST", self.path, dict(self.headers.items()), body)
         result = self.server.handler.handler(event, LambdaContext())
-        self._send(int(result["statusCode"]), dict(result.get("headers") or {}),
+        self.respond(int(result["statusCode"]), dict(result.get("headers") or {}),
                    str(result.get("body") or "").encode())
-
-    def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
     def log_message(self, format: str, *args: object) -> None:
         if self.server.access_log:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import unquote
 
+from local.loopback_http import LoopbackHandler
 from local.variants import ENDPOINT_LIMIT_BYTES, InputError, LocalVariant, WeightedRouter
 
 ACCOUNT = "123456789012"
@@ -75,14 +76,11 @@ def _model_error(variant: LocalVariant, original_status: int,
                   OriginalMessage=message, LogStreamArn=f"local:{variant.name}")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
+class _Handler(LoopbackHandler):
     server: RuntimeHTTPServer
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
+        body = self.read_body()
         match = _INVOCATIONS.match(self.path.split("?")[0])
         if match is None:
             status, headers, payload = _error(404, "UnknownOperationException",
@@ -91,12 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers, payload = self.server.runtime.invoke(
                 unquote(match["name"]), body, self.headers.get("Content-Type", ""),
                 self.headers.get("X-Amzn-SageMaker-Target-Variant"))
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self.respond(status, headers, payload)
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # one access log is enough: the API front's
