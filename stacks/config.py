@@ -145,11 +145,13 @@ LOG_RETENTION_NAMES = {
 }
 
 
-def load_config(path: str | Path = DEFAULT_CONFIG_PATH, *, base_dir: Path | None = None) -> AppConfig:
+def load_config(path: str | Path = DEFAULT_CONFIG_PATH, *, base_dir: Path | None = None,
+                resolve_models: bool = True) -> AppConfig:
     """Read, validate and resolve the config at ``path``; raise ConfigError listing every problem.
 
     Manifest paths are relative to ``base_dir`` (default: the current directory, the project
-    root when run through the Makefile or cdk).
+    root when run through the Makefile or cdk). ``resolve_models=False`` validates the config
+    alone and leaves ``models`` empty: for tools that are about to train those models.
     """
     source = str(path)
     try:
@@ -159,10 +161,12 @@ def load_config(path: str | Path = DEFAULT_CONFIG_PATH, *, base_dir: Path | None
                                    "or pass -c config=PATH"]) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(source, [f"is not valid TOML: {error}"]) from None
-    return parse_config(raw, source=source, base_dir=base_dir or Path.cwd())
+    return parse_config(raw, source=source, base_dir=base_dir or Path.cwd(),
+                        resolve_models=resolve_models)
 
 
-def parse_config(raw: dict[str, Any], *, source: str = "<config>", base_dir: Path) -> AppConfig:
+def parse_config(raw: dict[str, Any], *, source: str = "<config>", base_dir: Path,
+                 resolve_models: bool = True) -> AppConfig:
     problems: list[str] = []
     _check_keys(raw, "<top level>", "<top level>", problems)
 
@@ -195,7 +199,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>", base_dir: Pat
     if problems:
         raise ConfigError(source, problems)
     assert isinstance(prefix, str)
-    models = _resolve_models(variants, region, problems)
+    models = _resolve_models(variants, region, problems) if resolve_models else ()
     if models:
         _check_lambda_environment(models[0].manifest, prefix, problems)
     if problems:

@@ -8,10 +8,10 @@ is loaded the way ``cdk synth`` loads it, so a success here means the stacks wil
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+from stacks.config import ConfigError, load_config
 from training import data, hyperparameters, local_runs
 from training.errors import CliError
 
@@ -19,24 +19,19 @@ CHALLENGER_OVERRIDES = ["max_depth=3"]
 
 
 def _variant_runs(config_path: Path) -> list[tuple[str, Path]]:
-    """(variant, runs dir) per variant; only names and manifest paths are read here, the full
-    validation is stacks.config.load_config's job (run at the end)."""
+    """(variant, runs dir) per variant of the config, validated without its (untrained) models."""
     try:
-        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CliError(f"config {config_path} does not exist", "pass --config PATH") from None
-    except tomllib.TOMLDecodeError as error:
-        raise CliError(f"config {config_path} is not valid TOML ({error})", "fix the file") from None
+        config = load_config(config_path, resolve_models=False)
+    except ConfigError as error:
+        raise CliError(" / ".join([str(config_path), *error.problems]), "fix the config") from None
     result = []
-    for item in raw.get("variants", []):
-        name, manifest = item.get("name"), Path(str(item.get("manifest", "")))
+    for variant in config.variants:
+        name, manifest = variant.name, variant.manifest_path
         if manifest.name != "manifest.json" or manifest.parent.name != "latest" \
                 or manifest.parent.parent.name != name:
             raise CliError(f"variant {name!r} manifest {manifest} is not <runs>/{name}/latest/manifest.json",
                            "point the variant at the layout training writes, or train it by hand")
-        result.append((str(name), manifest.parent.parent.parent))
-    if not result:
-        raise CliError(f"config {config_path} has no [[variants]]", "add at least one variant")
+        result.append((name, manifest.parent.parent.parent))
     return result
 
 
@@ -53,8 +48,6 @@ def train_examples(config_path: Path, prepared_dir: Path, *, data_path: str | No
                                    framework_version, region)
         scores = local_runs.evaluate_run(run, prepared)
         yield f"{variant}: {run} " + " ".join(f"{k}={v:.3f}" for k, v in scores.items())
-
-    from stacks.config import ConfigError, load_config
 
     try:
         load_config(config_path)
