@@ -1,8 +1,10 @@
 """SageMaker backend against moto (in-process): the exact requests, uploads, manifests, failures.
 
-moto accepts the jobs and reports them Completed at once but never writes artifacts or transform
-output, so the transform test writes the output object itself when the job is created. A failed
-job is something moto cannot produce: botocore's Stubber plays that part.
+The backend starts its jobs through the SageMaker Python SDK; the requests the SDK sends are
+captured with a botocore event hook on the boto3 session every client (ours and the SDK's) is
+made from. moto accepts the jobs and reports them Completed at once but never writes artifacts
+or transform output, so the transform test writes the output object itself when the job is
+created. A failed job is something moto cannot produce: botocore's Stubber plays that part.
 """
 
 from __future__ import annotations
@@ -77,14 +79,15 @@ def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.setattr(sagemaker_backend, "POLL_SECONDS", 0.0)
     with mock_aws():
         state = Aws(tmp_path)
-        original = aws_context.client
+        original = aws_context.session
 
-        def hooked(session: boto3.Session, service: str) -> Any:
-            made = original(session, service)
-            made.meta.events.register("before-parameter-build.sagemaker.*", state.capture)
+        def hooked(region: str) -> boto3.Session:
+            made = original(region)
+            # Clients copy the session's event hooks when created: this sees every request.
+            made.events.register("before-parameter-build.sagemaker.*", state.capture)
             return made
 
-        monkeypatch.setattr(aws_context, "client", hooked)
+        monkeypatch.setattr(aws_context, "session", hooked)
         yield state
 
 
@@ -103,7 +106,7 @@ def _definition_checks(definition: dict[str, Any], aws: Aws, variant: str) -> st
         assert source["S3Uri"].endswith(f"/{name}/")
         uris.append(source["S3Uri"])
     assert definition["OutputDataConfig"] == {"S3OutputPath": f"s3://{BUCKET}/models/{variant}/",
-                                              "KmsKeyId": aws.key_arn}
+                                              "KmsKeyId": aws.key_arn, "CompressionType": "GZIP"}
     assert definition["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1,
                                             "VolumeSizeInGB": 10, "VolumeKmsKeyId": aws.key_arn}
     assert definition["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
@@ -230,22 +233,38 @@ def test_a_failed_training_job_is_a_clear_error_and_writes_no_run(
         aws: Aws, prepared: Prepared, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     aws.deploy_data_stack()
-    original = aws_context.client
+    original = aws_context.session
     stubbers: list[Stubber] = []
 
-    def stubbed(session: boto3.Session, service: str) -> Any:
-        made = original(session, service)
-        if service == "sagemaker":
-            stubber = Stubber(made)
-            stubber.add_response("create_training_job", {"TrainingJobArn": "arn:x"})
-            stubber.add_response("describe_training_job", {
-                **_failed_description("x"), "TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"})
-            stubber.add_response("describe_training_job", _failed_description("x"))
-            stubber.activate()
-            stubbers.append(stubber)
+    def stubbed(region: str) -> boto3.Session:
+        made = original(region)
+        make_client = made.client
+        # The SDK makes its own SageMaker clients from this session: give them all one stubbed
+        # client, whose queue is then the job's whole life as the backend and the SDK see it.
+        shared = make_client("sagemaker")
+        stubber = Stubber(shared)
+        failed = _failed_description("x")
+        in_progress = {**failed, "TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"}
+        stubber.add_response("create_training_job", {"TrainingJobArn": "arn:x"})
+        stubber.add_response("describe_training_job", in_progress)  # the SDK reads the job it created
+        stubber.add_response("describe_training_job", in_progress)  # first poll
+        stubber.add_response("describe_training_job", failed)
+
+        def echo_name(params: dict[str, Any], **_: Any) -> None:
+            for description in (in_progress, failed):  # queued by reference: describe the submitted job
+                description["TrainingJobName"] = params["TrainingJobName"]
+
+        shared.meta.events.register("before-parameter-build.sagemaker.CreateTrainingJob", echo_name)
+        stubber.activate()
+        stubbers.append(stubber)
+
+        def client(service: str, *args: Any, **kwargs: Any) -> Any:
+            return shared if service == "sagemaker" else make_client(service, *args, **kwargs)
+
+        made.client = client  # type: ignore[method-assign]
         return made
 
-    monkeypatch.setattr(aws_context, "client", stubbed)
+    monkeypatch.setattr(aws_context, "session", stubbed)
     assert main(aws.args("train", prepared)) == 2
     err = capsys.readouterr().err
     assert ": InProgress (" in err  # progress lines while waiting
@@ -259,11 +278,11 @@ def test_a_failed_training_job_is_a_clear_error_and_writes_no_run(
 def test_ctrl_c_while_waiting_says_how_to_stop_the_job() -> None:
     lines: list[str] = []
 
-    def interrupted() -> dict[str, Any]:
+    def interrupted() -> tuple[str, str | None]:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        sagemaker_backend.wait(interrupted, kind="training job", name="job-1", status_key="TrainingJobStatus",
+        sagemaker_backend.wait(interrupted, kind="training job", name="job-1",
                                stop_hint="aws sagemaker stop-training-job --training-job-name job-1",
                                poll_seconds=0, say=lines.append)
     assert "still running in AWS" in lines[-1] and "stop-training-job --training-job-name job-1" in lines[-1]
