@@ -74,9 +74,26 @@ class Aws:
                 str(prepared.directory), "--runs-dir", str(self.runs_dir), *extra]
 
 
+def _validate_sdk_config_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Speed only: the SDK re-validates its (constant) config against a JSON schema on every
+    settings lookup, 0.2 s each and about ten per job; validate each distinct config once."""
+    from sagemaker.core.config.config_manager import SageMakerConfig
+
+    validate = SageMakerConfig.validate_sagemaker_config
+    valid: list[dict[str, Any]] = []
+
+    def once(config: dict[str, Any] | None = None) -> None:
+        if config not in valid:
+            validate(config)
+            valid.append(copy.deepcopy(config))
+
+    monkeypatch.setattr(SageMakerConfig, "validate_sagemaker_config", staticmethod(once))
+
+
 @pytest.fixture
 def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.setattr(sagemaker_backend, "POLL_SECONDS", 0.0)
+    _validate_sdk_config_once(monkeypatch)
     with mock_aws():
         state = Aws(tmp_path)
         original = aws_context.session
@@ -132,6 +149,9 @@ def test_train_sends_the_training_job_and_writes_a_manifest(aws: Aws, prepared: 
     manifest = manifest_module.load(aws.runs_dir / "champion" / "latest")
     name = request["TrainingJobName"]
     assert manifest.source.kind == "sagemaker-training" and manifest.source.job_name == name
+    # The SDK appends a timestamp to the base name, which carries the run id's random part.
+    random_part = manifest.source.run_id.rsplit("-", 1)[1]
+    assert name.startswith(f"xgb-demo-champion-{random_part}-") and len(name) <= 63
     assert manifest.model_data == f"s3://{BUCKET}/models/champion/{name}/output/model.tar.gz"
     assert manifest.artifact is None and manifest.image_uri == IMAGE
     assert manifest.feature_names == prepared.feature_names
@@ -286,3 +306,41 @@ def test_ctrl_c_while_waiting_says_how_to_stop_the_job() -> None:
                                stop_hint="aws sagemaker stop-training-job --training-job-name job-1",
                                poll_seconds=0, say=lines.append)
     assert "still running in AWS" in lines[-1] and "stop-training-job --training-job-name job-1" in lines[-1]
+
+
+def test_the_sdk_is_imported_only_when_a_sagemaker_job_starts(prepared: Prepared, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "\n".join([
+        "import contextlib, sys",
+        "from training import cli, sagemaker_backend",
+        f"args = ['train', '--prepared', {str(prepared.directory)!r}, '--runs-dir', {str(tmp_path)!r}]",
+        "assert cli.main(args) == 0",
+        "with contextlib.suppress(SystemExit):",
+        "    cli.main(['train', '--help'])",
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sagemaker'))",
+    ])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("framework_version", ["1.7-1", "3.0-5"])
+def test_image_registry_matches_the_sdk(framework_version: str) -> None:
+    # training/images.py copies the SDK's registry accounts so synth needs no SDK: keep them equal.
+    from sagemaker.core import image_uris
+
+    from training.images import registry_accounts, repository_name
+
+    sdk = image_uris.config_for_framework("xgboost")["training"]["versions"][framework_version]
+    assert sdk["repository"] == repository_name()
+    ours = registry_accounts()
+    assert ours == {region: sdk["registries"][region] for region in ours}
+    assert {r for r in sdk["registries"] if not r.startswith(("us-iso", "eu-iso"))} == set(ours)
+    # The full URI as the SDK builds it, one region per partition (each call parses botocore's
+    # endpoint table, so not all of them).
+    for region in ("us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"):
+        assert image_uri(region, framework_version) == image_uris.retrieve(
+            "xgboost", region=region, version=framework_version), region
