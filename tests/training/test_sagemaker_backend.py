@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -249,20 +249,40 @@ def _failed_description(name: str) -> dict[str, Any]:
             "FailureReason": "AlgorithmError: label column has NaN"}
 
 
-def test_a_failed_training_job_is_a_clear_error_and_writes_no_run(
-        aws: Aws, prepared: Prepared, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    aws.deploy_data_stack()
+def _stub_sagemaker(monkeypatch: pytest.MonkeyPatch, queue: Callable[[Stubber, Any], None]) -> list[Stubber]:
+    """Every SageMaker client made from the backend's session is one client with a Stubber.
+
+    The SDK makes its own clients from that session: sharing one stubbed client makes its queue
+    the job's whole life as the backend and the SDK see it. ``queue`` fills it.
+    """
     original = aws_context.session
     stubbers: list[Stubber] = []
 
     def stubbed(region: str) -> boto3.Session:
         made = original(region)
         make_client = made.client
-        # The SDK makes its own SageMaker clients from this session: give them all one stubbed
-        # client, whose queue is then the job's whole life as the backend and the SDK see it.
         shared = make_client("sagemaker")
         stubber = Stubber(shared)
+        queue(stubber, shared)
+        stubber.activate()
+        stubbers.append(stubber)
+
+        def client(service: str, *args: Any, **kwargs: Any) -> Any:
+            return shared if service == "sagemaker" else make_client(service, *args, **kwargs)
+
+        made.client = client  # type: ignore[method-assign]
+        return made
+
+    monkeypatch.setattr(aws_context, "session", stubbed)
+    return stubbers
+
+
+def test_a_failed_training_job_is_a_clear_error_and_writes_no_run(
+        aws: Aws, prepared: Prepared, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    aws.deploy_data_stack()
+
+    def queue(stubber: Stubber, client: Any) -> None:
         failed = _failed_description("x")
         in_progress = {**failed, "TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"}
         stubber.add_response("create_training_job", {"TrainingJobArn": "arn:x"})
@@ -274,17 +294,9 @@ def test_a_failed_training_job_is_a_clear_error_and_writes_no_run(
             for description in (in_progress, failed):  # queued by reference: describe the submitted job
                 description["TrainingJobName"] = params["TrainingJobName"]
 
-        shared.meta.events.register("before-parameter-build.sagemaker.CreateTrainingJob", echo_name)
-        stubber.activate()
-        stubbers.append(stubber)
+        client.meta.events.register("before-parameter-build.sagemaker.CreateTrainingJob", echo_name)
 
-        def client(service: str, *args: Any, **kwargs: Any) -> Any:
-            return shared if service == "sagemaker" else make_client(service, *args, **kwargs)
-
-        made.client = client  # type: ignore[method-assign]
-        return made
-
-    monkeypatch.setattr(aws_context, "session", stubbed)
+    stubbers = _stub_sagemaker(monkeypatch, queue)
     assert main(aws.args("train", prepared)) == 2
     err = capsys.readouterr().err
     assert ": InProgress (" in err  # progress lines while waiting
@@ -293,6 +305,24 @@ def test_a_failed_training_job_is_a_clear_error_and_writes_no_run(
     assert "Traceback" not in err
     stubbers[0].assert_no_pending_responses()
     assert not (aws.runs_dir / "champion").exists()  # nothing written for the failed run
+
+
+def test_a_refused_job_is_a_one_line_error(aws: Aws, prepared: Prepared, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    aws.deploy_data_stack()
+
+    def queue(stubber: Stubber, _: Any) -> None:
+        stubber.add_client_error("create_hyper_parameter_tuning_job", "ResourceLimitExceeded",
+                                 "The account-level service limit for ml.m5.large is 0 Instances")
+
+    stubbers = _stub_sagemaker(monkeypatch, queue)
+    assert main(aws.args("tune", prepared)) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "error: SageMaker CreateHyperParameterTuningJob failed: The account-level service limit for "
+        "ml.m5.large is 0 Instances; fix the cause named there (quota, permissions, region) and retry"]
+    stubbers[0].assert_no_pending_responses()
+    assert not (aws.runs_dir / "challenger").exists()
 
 
 def test_ctrl_c_while_waiting_says_how_to_stop_the_job() -> None:
