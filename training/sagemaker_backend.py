@@ -1,9 +1,12 @@
-"""The sagemaker backend: real training, tuning and batch transform jobs, through boto3.
+"""The sagemaker backend: real training, tuning and batch transform jobs, through the SageMaker SDK.
 
 Flow per command: resolve the Data stack (bucket, role, key), upload under a per-run prefix,
-start the job, wait with a status line, then write the run directory (manifest only: the model
-stays in S3 and the manifest's model_data points at it). Ctrl-C while waiting says which job is
-still running in AWS and how to stop it; a failed job ends as a one-line error with its reason.
+start the job with the SageMaker Python SDK v3 (training/sagemaker_sdk.py), poll its SDK job
+resource with a status line, then write the run directory (manifest only: the model stays in S3
+and the manifest's model_data points at it). Ctrl-C while waiting says which job is still
+running in AWS and how to stop it; a failed or stopped job ends as a one-line error with its
+reason. The SDK's own ``wait()`` is not used: it draws a transient progress panel, cannot be
+told how to report Ctrl-C, and treats a stopped job as finished.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -29,8 +33,12 @@ from training.local_runs import build_manifest, check_features, load_run
 from training.manifest import Manifest, Source
 from training.metrics import regression_metrics
 
+if TYPE_CHECKING:
+    from training import sagemaker_sdk
+
 POLL_SECONDS = 30.0  # tests set 0
 _NAME_LIMIT = {"training": 63, "tuning": 32, "transform": 63, "model": 63}
+_SDK_STAMP = 15  # ModelTrainer appends "-YYYYmmddHHMMSS" to the base job name
 
 
 def _say(message: str) -> None:
@@ -43,9 +51,30 @@ def _job_name(prefix: str, variant: str, run_id: str, kind: str) -> str:
     stamp = run_id.replace("T", "").replace("Z", "")  # 14 digits + "-" + 6 hex
     if kind == "tuning":
         name = f"{prefix[:9]}-{stamp}"
+    elif kind == "training":
+        # A base name: the SDK adds the timestamp; the run id's random part ties job and run.
+        hex_part = run_id.rsplit("-", 1)[-1]
+        name = f"{prefix}-{variant}"[: limit - _SDK_STAMP - len(hex_part) - 1] + f"-{hex_part}"
     else:
         name = f"{prefix}-{variant}"[: limit - len(run_id) - 1] + f"-{run_id}"
     return name.replace("--", "-").strip("-")[:limit]
+
+
+@contextmanager
+def _aws_errors(action: str) -> Iterator[None]:
+    """AWS errors from boto3 or the SDK as one-line CliErrors (no traceback)."""
+    try:
+        yield
+    except NoCredentialsError:
+        raise CliError("no AWS credentials found for the sagemaker backend",
+                       aws_context.NO_CREDENTIALS_FIX) from None
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message", str(error))
+        raise CliError(f"SageMaker {action} failed: {message}",
+                       "fix the cause named there (quota, permissions, region) and retry") from None
+    except BotoCoreError as error:
+        raise CliError(f"SageMaker {action} failed: {error}",
+                       "check the network, the region and the credentials, then retry") from None
 
 
 class _Context:
@@ -63,10 +92,20 @@ class _Context:
         self.sagemaker = aws_context.client(self.aws, "sagemaker")
         self.s3 = aws_context.client(self.aws, "s3")
 
-    def definition(self) -> dict[str, Any]:
-        return {"image": self.image, "role_arn": self.stack.role_arn, "bucket": self.stack.bucket,
-                "key_arn": self.stack.key_arn, "run_id": self.run_id, "variant": self.variant,
-                "instance_type": self.args.instance_type}
+    def sdk(self) -> tuple[Any, Any]:
+        """The SDK module (imported only now: it takes seconds) and a session on the Data bucket."""
+        from training import sagemaker_sdk
+
+        with _aws_errors("session setup"):
+            return sagemaker_sdk, sagemaker_sdk.session(self.aws, self.stack.bucket)
+
+    def definition(self) -> sagemaker_sdk.JobDefinition:
+        from training import sagemaker_sdk
+
+        return sagemaker_sdk.JobDefinition(
+            image=self.image, role_arn=self.stack.role_arn, bucket=self.stack.bucket,
+            key_arn=self.stack.key_arn, run_id=self.run_id, variant=self.variant,
+            instance_type=self.args.instance_type)
 
     def upload(self, path: Path, key: str) -> str:
         assert key.startswith(bucket_layout.ROLE_PREFIXES)
@@ -84,32 +123,28 @@ class _Context:
                         + f"{channel}.csv")
 
     def call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
-        try:
+        with _aws_errors(operation):
             result: dict[str, Any] = getattr(self.sagemaker, operation)(**request)
-            return result
-        except NoCredentialsError:
-            raise CliError("no AWS credentials found for the sagemaker backend",
-                           aws_context.NO_CREDENTIALS_FIX) from None
-        except ClientError as error:
-            message = error.response.get("Error", {}).get("Message", str(error))
-            raise CliError(f"SageMaker {operation} failed: {message}",
-                           "fix the cause named there (quota, permissions, region) and retry") from None
+        return result
 
 
-def wait(describe: Callable[[], dict[str, Any]], *, kind: str, name: str, status_key: str, stop_hint: str,
-         poll_seconds: float | None = None, say: Callable[[str], None] = _say) -> dict[str, Any]:
+Status = tuple[str, str | None]  # job status, failure reason
+
+
+def wait(poll_status: Callable[[], Status], *, kind: str, name: str, stop_hint: str,
+         poll_seconds: float | None = None, say: Callable[[str], None] = _say) -> None:
     """Poll until the job ends; print status and elapsed time; a failed job raises CliError."""
     started = time.monotonic()
     poll = POLL_SECONDS if poll_seconds is None else poll_seconds
     try:
         while True:
-            description = describe()
-            status = description[status_key]
+            with _aws_errors(f"status of {kind} {name}"):
+                status, reason = poll_status()
             say(f"{kind} {name}: {status} ({time.monotonic() - started:.0f}s)")
             if status == "Completed":
-                return description
+                return
             if status in ("Failed", "Stopped"):
-                reason = description.get("FailureReason", "no reason given")
+                reason = reason or "no reason given"
                 raise CliError(f"{kind} {name} {status.lower()}: {reason}",
                                "fix the cause, then run the command again (CloudWatch logs: "
                                "/aws/sagemaker/TrainingJobs or /aws/sagemaker/TransformJobs)")
@@ -131,25 +166,48 @@ def _write_manifest_run(ctx: _Context, manifest: Manifest) -> Path:
     return Path(ctx.args.runs_dir) / ctx.variant / ctx.run_id
 
 
-def _final_metrics(description: dict[str, Any]) -> dict[str, float]:
-    return {m["MetricName"]: float(m["Value"]) for m in description.get("FinalMetricDataList", [])
-            if np.isfinite(m.get("Value", np.nan))}
+def _training_status(job: Any) -> Callable[[], Status]:
+    from training.sagemaker_sdk import value
+
+    def poll() -> Status:
+        job.refresh()
+        return str(job.training_job_status), value(job.failure_reason)
+    return poll
+
+
+def _final_metrics(job: Any) -> dict[str, float]:
+    from training.sagemaker_sdk import value
+
+    metrics = value(job.final_metric_data_list) or []
+    return {str(m.metric_name): float(m.value) for m in metrics
+            if value(m.value) is not None and np.isfinite(m.value)}
+
+
+def _model_data(job: Any) -> str:
+    from training.sagemaker_sdk import value
+
+    artifacts = value(job.model_artifacts)
+    uri = value(artifacts.s3_model_artifacts) if artifacts is not None else None
+    if not uri:
+        raise CliError(f"training job {job.training_job_name} completed without a model artifact",
+                       "check the job in the SageMaker console; its output may have been removed")
+    return str(uri)
 
 
 def train_run(args: argparse.Namespace, prepared: data.Prepared, hyperparameters: dict[str, str]) -> Path:
     ctx = _Context(args, args.variant)
-    name = _job_name(ctx.prefix, ctx.variant, ctx.run_id, "training")
+    base_name = _job_name(ctx.prefix, ctx.variant, ctx.run_id, "training")
     ctx.upload_channels(prepared)
-    ctx.call("create_training_job", requests.training_job(name=name, hyperparameters=hyperparameters,
-                                                          **ctx.definition()))
-    description = wait(lambda: ctx.sagemaker.describe_training_job(TrainingJobName=name),
-                       kind="training job", name=name, status_key="TrainingJobStatus",
-                       stop_hint=_stop_hint("stop-training-job", "--training-job-name", name, args.region))
+    sdk, session = ctx.sdk()
+    with _aws_errors("CreateTrainingJob"):
+        job = sdk.start_training(session, ctx.definition(), hyperparameters, base_name)
+    name = str(job.training_job_name)
+    wait(_training_status(job), kind="training job", name=name,
+         stop_hint=_stop_hint("stop-training-job", "--training-job-name", name, args.region))
     manifest = build_manifest(
         source=Source(kind="sagemaker-training", run_id=ctx.run_id, job_name=name),
         framework_version=args.framework_version, region=args.region, prepared=prepared,
-        hyperparameters=hyperparameters, metrics=_final_metrics(description),
-        model_data=description["ModelArtifacts"]["S3ModelArtifacts"])
+        hyperparameters=hyperparameters, metrics=_final_metrics(job), model_data=_model_data(job))
     return _write_manifest_run(ctx, manifest)
 
 
@@ -158,25 +216,31 @@ def tune_run(args: argparse.Namespace, prepared: data.Prepared, base: dict[str, 
     ctx = _Context(args, args.variant)
     name = _job_name(ctx.prefix, ctx.variant, ctx.run_id, "tuning")
     ctx.upload_channels(prepared)
-    ctx.call("create_hyper_parameter_tuning_job", requests.tuning_job(
-        name=name, static_hyperparameters=base, ranges=ranges, max_jobs=args.trials,
-        max_parallel=args.parallel, **ctx.definition()))
-    description = wait(
-        lambda: ctx.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
-        kind="tuning job", name=name, status_key="HyperParameterTuningJobStatus",
-        stop_hint=_stop_hint("stop-hyper-parameter-tuning-job", "--hyper-parameter-tuning-job-name",
-                             name, args.region))
-    best_name = (description.get("BestTrainingJob") or {}).get("TrainingJobName")
+    sdk, session = ctx.sdk()
+    with _aws_errors("CreateHyperParameterTuningJob"):
+        job = sdk.start_tuning(session, ctx.definition(), name=name, static_hyperparameters=base,
+                               ranges=ranges, max_jobs=args.trials, max_parallel=args.parallel)
+
+    def poll() -> Status:
+        job.refresh()
+        return str(job.hyper_parameter_tuning_job_status), sdk.value(job.failure_reason)
+
+    wait(poll, kind="tuning job", name=name,
+         stop_hint=_stop_hint("stop-hyper-parameter-tuning-job", "--hyper-parameter-tuning-job-name",
+                              name, args.region))
+    best_job = sdk.value(job.best_training_job)
+    best_name = sdk.value(best_job.training_job_name) if best_job is not None else None
     if not best_name:
         raise CliError(f"tuning job {name} finished without a best training job",
                        "check its training jobs in the SageMaker console; every trial may have failed")
-    best = ctx.call("describe_training_job", {"TrainingJobName": best_name})
-    hyperparameters = {k: v for k, v in best.get("HyperParameters", {}).items() if not k.startswith("_")}
+    with _aws_errors("DescribeTrainingJob"):
+        best = sdk.training_job(ctx.aws, best_name)
+    hyperparameters = {k: v for k, v in (sdk.value(best.hyper_parameters) or {}).items()
+                       if not k.startswith("_")}
     manifest = build_manifest(
         source=Source(kind="sagemaker-tuning", run_id=ctx.run_id, job_name=best_name),
         framework_version=args.framework_version, region=args.region, prepared=prepared,
-        hyperparameters=hyperparameters or base, metrics=_final_metrics(best),
-        model_data=best["ModelArtifacts"]["S3ModelArtifacts"])
+        hyperparameters=hyperparameters or base, metrics=_final_metrics(best), model_data=_model_data(best))
     return _write_manifest_run(ctx, manifest)
 
 
@@ -196,13 +260,19 @@ def evaluate_run(args: argparse.Namespace, run: Path, prepared: data.Prepared) -
     ctx.call("create_model", requests.model(name=model_name, image=manifest.image_uri,
                                             model_data=manifest.model_data, role_arn=ctx.stack.role_arn))
     try:
-        job = _job_name(ctx.prefix, "eval", ctx.run_id, "transform")
-        ctx.call("create_transform_job", requests.transform_job(
-            name=job, model_name=model_name, bucket=ctx.stack.bucket, input_key=input_key,
-            output_prefix=output_prefix, key_arn=ctx.stack.key_arn, instance_type=args.instance_type))
-        wait(lambda: ctx.sagemaker.describe_transform_job(TransformJobName=job), kind="transform job",
-             name=job, status_key="TransformJobStatus",
-             stop_hint=_stop_hint("stop-transform-job", "--transform-job-name", job, args.region))
+        name = _job_name(ctx.prefix, "eval", ctx.run_id, "transform")
+        sdk, session = ctx.sdk()
+        with _aws_errors("CreateTransformJob"):
+            job = sdk.start_transform(session, name=name, model_name=model_name, bucket=ctx.stack.bucket,
+                                      input_key=input_key, output_prefix=output_prefix,
+                                      key_arn=ctx.stack.key_arn, instance_type=args.instance_type)
+
+        def poll() -> Status:
+            job.refresh()
+            return str(job.transform_job_status), sdk.value(job.failure_reason)
+
+        wait(poll, kind="transform job", name=name,
+             stop_hint=_stop_hint("stop-transform-job", "--transform-job-name", name, args.region))
     finally:
         # The model exists only for this evaluation; do not leave it behind.
         try:

@@ -1,15 +1,17 @@
 """SageMaker backend against moto (in-process): the exact requests, uploads, manifests, failures.
 
-moto accepts the jobs and reports them Completed at once but never writes artifacts or transform
-output, so the transform test writes the output object itself when the job is created. A failed
-job is something moto cannot produce: botocore's Stubber plays that part.
+The backend starts its jobs through the SageMaker Python SDK; the requests the SDK sends are
+captured with a botocore event hook on the boto3 session every client (ours and the SDK's) is
+made from. moto accepts the jobs and reports them Completed at once but never writes artifacts
+or transform output, so the transform test writes the output object itself when the job is
+created. A failed job is something moto cannot produce: botocore's Stubber plays that part.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,19 +74,37 @@ class Aws:
                 str(prepared.directory), "--runs-dir", str(self.runs_dir), *extra]
 
 
+def _validate_sdk_config_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Speed only: the SDK re-validates its (constant) config against a JSON schema on every
+    settings lookup, 0.2 s each and about ten per job; validate each distinct config once."""
+    from sagemaker.core.config.config_manager import SageMakerConfig
+
+    validate = SageMakerConfig.validate_sagemaker_config
+    valid: list[dict[str, Any]] = []
+
+    def once(config: dict[str, Any] | None = None) -> None:
+        if config not in valid:
+            validate(config)
+            valid.append(copy.deepcopy(config))
+
+    monkeypatch.setattr(SageMakerConfig, "validate_sagemaker_config", staticmethod(once))
+
+
 @pytest.fixture
 def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.setattr(sagemaker_backend, "POLL_SECONDS", 0.0)
+    _validate_sdk_config_once(monkeypatch)
     with mock_aws():
         state = Aws(tmp_path)
-        original = aws_context.client
+        original = aws_context.session
 
-        def hooked(session: boto3.Session, service: str) -> Any:
-            made = original(session, service)
-            made.meta.events.register("before-parameter-build.sagemaker.*", state.capture)
+        def hooked(region: str) -> boto3.Session:
+            made = original(region)
+            # Clients copy the session's event hooks when created: this sees every request.
+            made.events.register("before-parameter-build.sagemaker.*", state.capture)
             return made
 
-        monkeypatch.setattr(aws_context, "client", hooked)
+        monkeypatch.setattr(aws_context, "session", hooked)
         yield state
 
 
@@ -103,7 +123,7 @@ def _definition_checks(definition: dict[str, Any], aws: Aws, variant: str) -> st
         assert source["S3Uri"].endswith(f"/{name}/")
         uris.append(source["S3Uri"])
     assert definition["OutputDataConfig"] == {"S3OutputPath": f"s3://{BUCKET}/models/{variant}/",
-                                              "KmsKeyId": aws.key_arn}
+                                              "KmsKeyId": aws.key_arn, "CompressionType": "GZIP"}
     assert definition["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1,
                                             "VolumeSizeInGB": 10, "VolumeKmsKeyId": aws.key_arn}
     assert definition["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
@@ -129,6 +149,9 @@ def test_train_sends_the_training_job_and_writes_a_manifest(aws: Aws, prepared: 
     manifest = manifest_module.load(aws.runs_dir / "champion" / "latest")
     name = request["TrainingJobName"]
     assert manifest.source.kind == "sagemaker-training" and manifest.source.job_name == name
+    # The SDK appends a timestamp to the base name, which carries the run id's random part.
+    random_part = manifest.source.run_id.rsplit("-", 1)[1]
+    assert name.startswith(f"xgb-demo-champion-{random_part}-") and len(name) <= 63
     assert manifest.model_data == f"s3://{BUCKET}/models/champion/{name}/output/model.tar.gz"
     assert manifest.artifact is None and manifest.image_uri == IMAGE
     assert manifest.feature_names == prepared.feature_names
@@ -226,26 +249,54 @@ def _failed_description(name: str) -> dict[str, Any]:
             "FailureReason": "AlgorithmError: label column has NaN"}
 
 
+def _stub_sagemaker(monkeypatch: pytest.MonkeyPatch, queue: Callable[[Stubber, Any], None]) -> list[Stubber]:
+    """Every SageMaker client made from the backend's session is one client with a Stubber.
+
+    The SDK makes its own clients from that session: sharing one stubbed client makes its queue
+    the job's whole life as the backend and the SDK see it. ``queue`` fills it.
+    """
+    original = aws_context.session
+    stubbers: list[Stubber] = []
+
+    def stubbed(region: str) -> boto3.Session:
+        made = original(region)
+        make_client = made.client
+        shared = make_client("sagemaker")
+        stubber = Stubber(shared)
+        queue(stubber, shared)
+        stubber.activate()
+        stubbers.append(stubber)
+
+        def client(service: str, *args: Any, **kwargs: Any) -> Any:
+            return shared if service == "sagemaker" else make_client(service, *args, **kwargs)
+
+        made.client = client  # type: ignore[method-assign]
+        return made
+
+    monkeypatch.setattr(aws_context, "session", stubbed)
+    return stubbers
+
+
 def test_a_failed_training_job_is_a_clear_error_and_writes_no_run(
         aws: Aws, prepared: Prepared, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     aws.deploy_data_stack()
-    original = aws_context.client
-    stubbers: list[Stubber] = []
 
-    def stubbed(session: boto3.Session, service: str) -> Any:
-        made = original(session, service)
-        if service == "sagemaker":
-            stubber = Stubber(made)
-            stubber.add_response("create_training_job", {"TrainingJobArn": "arn:x"})
-            stubber.add_response("describe_training_job", {
-                **_failed_description("x"), "TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"})
-            stubber.add_response("describe_training_job", _failed_description("x"))
-            stubber.activate()
-            stubbers.append(stubber)
-        return made
+    def queue(stubber: Stubber, client: Any) -> None:
+        failed = _failed_description("x")
+        in_progress = {**failed, "TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"}
+        stubber.add_response("create_training_job", {"TrainingJobArn": "arn:x"})
+        stubber.add_response("describe_training_job", in_progress)  # the SDK reads the job it created
+        stubber.add_response("describe_training_job", in_progress)  # first poll
+        stubber.add_response("describe_training_job", failed)
 
-    monkeypatch.setattr(aws_context, "client", stubbed)
+        def echo_name(params: dict[str, Any], **_: Any) -> None:
+            for description in (in_progress, failed):  # queued by reference: describe the submitted job
+                description["TrainingJobName"] = params["TrainingJobName"]
+
+        client.meta.events.register("before-parameter-build.sagemaker.CreateTrainingJob", echo_name)
+
+    stubbers = _stub_sagemaker(monkeypatch, queue)
     assert main(aws.args("train", prepared)) == 2
     err = capsys.readouterr().err
     assert ": InProgress (" in err  # progress lines while waiting
@@ -256,14 +307,70 @@ def test_a_failed_training_job_is_a_clear_error_and_writes_no_run(
     assert not (aws.runs_dir / "champion").exists()  # nothing written for the failed run
 
 
+def test_a_refused_job_is_a_one_line_error(aws: Aws, prepared: Prepared, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    aws.deploy_data_stack()
+
+    def queue(stubber: Stubber, _: Any) -> None:
+        stubber.add_client_error("create_hyper_parameter_tuning_job", "ResourceLimitExceeded",
+                                 "The account-level service limit for ml.m5.large is 0 Instances")
+
+    stubbers = _stub_sagemaker(monkeypatch, queue)
+    assert main(aws.args("tune", prepared)) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "error: SageMaker CreateHyperParameterTuningJob failed: The account-level service limit for "
+        "ml.m5.large is 0 Instances; fix the cause named there (quota, permissions, region) and retry"]
+    stubbers[0].assert_no_pending_responses()
+    assert not (aws.runs_dir / "challenger").exists()
+
+
 def test_ctrl_c_while_waiting_says_how_to_stop_the_job() -> None:
     lines: list[str] = []
 
-    def interrupted() -> dict[str, Any]:
+    def interrupted() -> tuple[str, str | None]:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        sagemaker_backend.wait(interrupted, kind="training job", name="job-1", status_key="TrainingJobStatus",
+        sagemaker_backend.wait(interrupted, kind="training job", name="job-1",
                                stop_hint="aws sagemaker stop-training-job --training-job-name job-1",
                                poll_seconds=0, say=lines.append)
     assert "still running in AWS" in lines[-1] and "stop-training-job --training-job-name job-1" in lines[-1]
+
+
+def test_the_sdk_is_imported_only_when_a_sagemaker_job_starts(prepared: Prepared, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "\n".join([
+        "import contextlib, sys",
+        "from training import cli, sagemaker_backend",
+        f"args = ['train', '--prepared', {str(prepared.directory)!r}, '--runs-dir', {str(tmp_path)!r}]",
+        "assert cli.main(args) == 0",
+        "with contextlib.suppress(SystemExit):",
+        "    cli.main(['train', '--help'])",
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sagemaker'))",
+    ])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("framework_version", ["1.7-1", "3.0-5"])
+def test_image_registry_matches_the_sdk(framework_version: str) -> None:
+    # training/images.py copies the SDK's registry accounts so synth needs no SDK: keep them equal.
+    from sagemaker.core import image_uris
+
+    from training.images import registry_accounts, repository_name
+
+    sdk = image_uris.config_for_framework("xgboost")["training"]["versions"][framework_version]
+    assert sdk["repository"] == repository_name()
+    ours = registry_accounts()
+    assert ours == {region: sdk["registries"][region] for region in ours}
+    assert {r for r in sdk["registries"] if not r.startswith(("us-iso", "eu-iso"))} == set(ours)
+    # The full URI as the SDK builds it, one region per partition (each call parses botocore's
+    # endpoint table, so not all of them).
+    for region in ("us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"):
+        assert image_uri(region, framework_version) == image_uris.retrieve(
+            "xgboost", region=region, version=framework_version), region
