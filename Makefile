@@ -29,7 +29,7 @@ serve-local: install  ## POST /predict on loopback (API_PORT=8080, RUNTIME_PORT=
 
 install: .venv/.installed node_modules/.installed  ## venv at .venv with pinned deps + the pinned CDK CLI
 
-.venv/.installed: requirements.txt requirements-dev.txt constraints.txt
+.venv/.installed: requirements.txt requirements-dev.txt requirements-sagemaker.txt constraints.txt
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $@
