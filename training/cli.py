@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from training import data, hyperparameters, local_runs
+from training import data, dry_run, hyperparameters, local_runs
 from training.errors import CliError
 from training.images import DEFAULT_FRAMEWORK_VERSION, ImageError
 from training.manifest import ManifestError
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--hp", action="append", metavar="NAME=VALUE",
                        help=f"override a hyperparameter; defaults: {hyperparameters.DEFAULTS}")
     _common(train)
+    dry_run.add_arguments(train)
 
     tune = commands.add_parser("tune", help="Bayesian hyperparameter search, then a run of the best",
                                description="Minimize validation:rmse over the search ranges.")
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--hp", action="append", metavar="NAME=VALUE", help="fixed hyperparameters")
     tune.add_argument("--seed", type=int, default=0, help="local: search seed")
     _common(tune)
+    dry_run.add_arguments(tune)
 
     evaluate = commands.add_parser("evaluate", help="score a run on the test split (RMSE, MAE, R2)",
                                    description="Predict the test split and write the scores into "
@@ -82,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--variant", default="champion", help="evaluate runs/<variant>/latest")
     evaluate.add_argument("--run", type=Path, help="run directory (default: the variant's latest)")
     _common(evaluate)
+    dry_run.add_arguments(evaluate)
 
     publish = commands.add_parser("publish", help="upload a local run's artifact to the Data bucket",
                                   description="Upload model.tar.gz under models/ and record its S3 URI "
@@ -113,9 +116,21 @@ def cmd_prepare(args: argparse.Namespace) -> None:
           f"(target {table.target!r}, {len(table.feature_names)} features)")
 
 
+def _print_dry_run(start: Callable[..., object], *args: object) -> None:
+    """The requests a sagemaker command would send, as JSON on stdout (see training/dry_run.py)."""
+    from training import sagemaker_backend
+
+    sys.stdout.write(dry_run.render(sagemaker_backend.dry_run_requests(start, *args)))
+
+
 def cmd_train(args: argparse.Namespace) -> None:
+    dry_run.check_arguments(args)
     hp = hyperparameters.with_overrides(args.hp)
     prepared = data.load_prepared(args.prepared)
+    if args.dry_run:
+        from training import sagemaker_backend
+
+        return _print_dry_run(sagemaker_backend.train_run, args, prepared, hp)
     if args.backend == "sagemaker":
         from training import sagemaker_backend
 
@@ -131,7 +146,12 @@ def cmd_tune(args: argparse.Namespace) -> None:
     ranges = hyperparameters.parse_ranges(args.range)
     if args.trials < 1 or args.parallel < 1:
         raise CliError("--trials and --parallel must be at least 1", "e.g. --trials 20 --parallel 3")
+    dry_run.check_arguments(args)
     prepared = data.load_prepared(args.prepared)
+    if args.dry_run:
+        from training import sagemaker_backend
+
+        return _print_dry_run(sagemaker_backend.tune_run, args, prepared, base, ranges)
     if args.backend == "sagemaker":
         from training import sagemaker_backend
 
@@ -143,8 +163,13 @@ def cmd_tune(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    dry_run.check_arguments(args)
     prepared = data.load_prepared(args.prepared)
     run = _run_dir(args)
+    if args.dry_run:
+        from training import sagemaker_backend
+
+        return _print_dry_run(sagemaker_backend.evaluate_run, args, run, prepared)
     if args.backend == "sagemaker":
         from training import sagemaker_backend
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from training import aws_context, bucket_layout, data, runs
+from training import aws_context, bucket_layout, data, dry_run, runs
 from training import manifest as manifest_module
 from training import sagemaker_requests as requests
 from training.aws_context import DataStack
@@ -77,6 +77,25 @@ def _aws_errors(action: str) -> Iterator[None]:
                        "check the network, the region and the credentials, then retry") from None
 
 
+# The request a dry run of each command ends at; evaluate's CreateModel is answered on the way.
+_DRY_RUN_FINAL = {"train": "CreateTrainingJob", "tune": "CreateHyperParameterTuningJob",
+                  "evaluate": "CreateTransformJob"}
+
+
+def recorder(args: argparse.Namespace) -> dry_run.Recorder:
+    answers = {"CreateModel": {"ModelArn": "<not created: dry run>"}} if args.command == "evaluate" else {}
+    return dry_run.Recorder(final=frozenset({_DRY_RUN_FINAL[args.command]}), answers=answers)
+
+
+def dry_run_requests(start: Callable[..., object], *args: Any) -> list[dry_run.Request]:
+    """Run ``start`` (train_run, tune_run or evaluate_run) as a dry run: the requests it would send."""
+    try:
+        start(*args)
+    except dry_run.Stop as stop:
+        return stop.requests
+    raise AssertionError(f"the dry run of {start.__name__} ended without reaching its job request")
+
+
 class _Context:
     """What every sagemaker command needs: session, Data stack, image, naming."""
 
@@ -84,8 +103,19 @@ class _Context:
         check_framework_version(args.framework_version)
         self.image = image_uri(args.region, args.framework_version)  # fail before touching AWS
         self.prefix = aws_context.stack_prefix(args.config)
-        self.aws = aws_context.session(args.region)
-        self.stack: DataStack = aws_context.data_stack(self.aws, self.prefix)
+        self.dry_run = bool(getattr(args, "dry_run", False))
+        self.stack: DataStack
+        if self.dry_run:
+            # Same code path, no AWS: a hooked session, and the stack values from flags.
+            self.stack, placeholders = dry_run.data_stack(args, self.prefix)
+            self.aws = recorder(args).session(args.region)
+            _say("dry run: nothing is uploaded or submitted, no AWS API is called")
+            if placeholders:
+                _say(f"dry run: {', '.join(placeholders)} of stack {self.stack.name} are <placeholders> "
+                     "in the request; pass --bucket, --role-arn and --kms-key-arn for the real values")
+        else:
+            self.aws = aws_context.session(args.region)
+            self.stack = aws_context.data_stack(self.aws, self.prefix)
         self.args = args
         self.variant = runs.check_variant(variant)
         self.run_id = runs.new_run_id()
@@ -109,6 +139,9 @@ class _Context:
 
     def upload(self, path: Path, key: str) -> str:
         assert key.startswith(bucket_layout.ROLE_PREFIXES)
+        if self.dry_run:
+            _say(f"dry run: would upload {path} to s3://{self.stack.bucket}/{key} (SSE-KMS)")
+            return f"s3://{self.stack.bucket}/{key}"
         try:
             self.s3.upload_file(str(path), self.stack.bucket, key, ExtraArgs={
                 "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.stack.key_arn})
@@ -276,7 +309,8 @@ def evaluate_run(args: argparse.Namespace, run: Path, prepared: data.Prepared) -
     finally:
         # The model exists only for this evaluation; do not leave it behind.
         try:
-            ctx.sagemaker.delete_model(ModelName=model_name)
+            if not ctx.dry_run:  # a dry run created no model
+                ctx.sagemaker.delete_model(ModelName=model_name)
         except (ClientError, BotoCoreError):
             _say(f"note: could not delete the evaluation model {model_name}; delete it by hand")
     output_key = f"{output_prefix}{data.TEST}.out"
