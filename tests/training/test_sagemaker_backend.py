@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from training import aws_context, hyperparameters, local_runs, sagemaker_backend
+from training import aws_context, dry_run, hyperparameters, local_runs, runs, sagemaker_backend
 from training import manifest as manifest_module
 from training.cli import main
 from training.data import Prepared
@@ -157,9 +158,8 @@ def test_train_sends_the_training_job_and_writes_a_manifest(aws: Aws, prepared: 
     assert manifest.feature_names == prepared.feature_names
 
 
-def test_tune_sends_a_bayesian_tuning_job(aws: Aws, prepared: Prepared) -> None:
-    aws.deploy_data_stack()
-    # moto's tuning job names a best training job "FakeTrainingJobName"; make it exist.
+def _moto_best_training_job() -> None:
+    """moto's tuning job names a best training job "FakeTrainingJobName"; make it exist."""
     sm = boto3.client("sagemaker", region_name=REGION)
     sm.create_training_job(
         TrainingJobName="FakeTrainingJobName", HyperParameters={**hyperparameters.DEFAULTS, "max_depth": "7"},
@@ -167,6 +167,11 @@ def test_tune_sends_a_bayesian_tuning_job(aws: Aws, prepared: Prepared) -> None:
         OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/models/challenger/"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
         StoppingCondition={"MaxRuntimeInSeconds": 3600})
+
+
+def test_tune_sends_a_bayesian_tuning_job(aws: Aws, prepared: Prepared) -> None:
+    aws.deploy_data_stack()
+    _moto_best_training_job()
     assert main(aws.args("tune", prepared, "--variant", "challenger")) == 0
 
     request = aws.request("CreateHyperParameterTuningJob")
@@ -193,19 +198,23 @@ def test_tune_sends_a_bayesian_tuning_job(aws: Aws, prepared: Prepared) -> None:
     assert manifest.model_data == f"s3://{BUCKET}/models/challenger/FakeTrainingJobName/output/model.tar.gz"
 
 
-def test_evaluate_runs_a_batch_transform_and_scores_it(aws: Aws, prepared: Prepared) -> None:
-    aws.deploy_data_stack()
-    assert main(aws.args("train", prepared)) == 0
+def _transform_writes_output(aws: Aws, prepared: Prepared) -> None:
+    """Stand in for the container: one prediction per line (label + 1, so RMSE is exactly 1)."""
     _, labels = prepared.load_test()
 
-    def transform_writes_output(params: dict[str, Any]) -> None:
-        # Stand in for the container: one prediction per line (label + 1, so RMSE is exactly 1).
+    def write(params: dict[str, Any]) -> None:
         out = params["TransformOutput"]["S3OutputPath"].removeprefix(f"s3://{BUCKET}/")
         body = "\n".join(repr(float(v) + 1) for v in labels) + "\n"
         boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=f"{out}test.csv.out",
                                                           Body=body.encode())
 
-    aws.on_request["CreateTransformJob"] = transform_writes_output
+    aws.on_request["CreateTransformJob"] = write
+
+
+def test_evaluate_runs_a_batch_transform_and_scores_it(aws: Aws, prepared: Prepared) -> None:
+    aws.deploy_data_stack()
+    assert main(aws.args("train", prepared)) == 0
+    _transform_writes_output(aws, prepared)
     assert main(aws.args("evaluate", prepared, "--variant", "champion")) == 0
 
     request = aws.request("CreateTransformJob")
@@ -374,3 +383,156 @@ def test_image_registry_matches_the_sdk(framework_version: str) -> None:
     for region in ("us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"):
         assert image_uri(region, framework_version) == image_uris.retrieve(
             "xgboost", region=region, version=framework_version), region
+
+
+# Dry runs: the same code path as the submissions above, stopped before the job request is sent.
+
+RUN_ID = "20261127T220501Z-1a2b3c"
+_SDK_TIMESTAMP = re.compile(r"-\d{14}$")  # ModelTrainer's "-YYYYmmddHHMMSS" (its own clock)
+DRY_RUN_OPERATIONS = {"train": ["CreateTrainingJob"], "tune": ["CreateHyperParameterTuningJob"],
+                      "evaluate": ["CreateModel", "CreateTransformJob"]}
+
+
+def _normalized(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only the SDK's timestamp in a training job name differs between two runs; the run id (job
+    names, S3 prefixes) is fixed by the tests."""
+    for document in documents:
+        parameters = document["parameters"]
+        if "TrainingJobName" in parameters:
+            parameters["TrainingJobName"] = _SDK_TIMESTAMP.sub("-<timestamp>", parameters["TrainingJobName"])
+    return documents
+
+
+def _sent(aws: Aws, operations: list[str]) -> list[dict[str, Any]]:
+    """What the real submission sent, through the dry run's own JSON rendering."""
+    requests = [dry_run.Request(operation, aws.request(operation)) for operation in operations]
+    return _normalized(dry_run.parse(dry_run.render(requests)))
+
+
+@pytest.mark.parametrize("command", ["train", "tune", "evaluate"])
+def test_the_dry_run_prints_exactly_what_the_real_submission_sends(
+        command: str, aws: Aws, prepared: Prepared, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(runs, "new_run_id", lambda now=None: RUN_ID)  # the same run id for both
+    aws.deploy_data_stack()
+    if command == "evaluate":
+        assert main(aws.args("train", prepared)) == 0
+        _transform_writes_output(aws, prepared)
+        aws.requests.clear()
+    if command == "tune":
+        _moto_best_training_job()
+    s3 = boto3.client("s3", region_name=REGION)
+    objects_before = s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0)
+    runs_before = sorted(p.relative_to(aws.runs_dir) for p in aws.runs_dir.rglob("*")) \
+        if aws.runs_dir.exists() else []
+    capsys.readouterr()
+
+    stack_values = ["--bucket", BUCKET, "--role-arn", ROLE, "--kms-key-arn", aws.key_arn]
+    assert main(aws.args(command, prepared, "--dry-run", *stack_values)) == 0
+    out, err = capsys.readouterr()
+    printed = dry_run.parse(out)
+    assert [d["operation"] for d in printed] == DRY_RUN_OPERATIONS[command]
+    assert "placeholder" not in err and "<" not in out
+    # Nothing reached moto's account: no request, no upload, no run written.
+    assert aws.requests == {}
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == objects_before
+    assert (sorted(p.relative_to(aws.runs_dir) for p in aws.runs_dir.rglob("*"))
+            if aws.runs_dir.exists() else []) == runs_before
+
+    assert main(aws.args(command, prepared)) == 0
+    assert _normalized(printed) == _sent(aws, DRY_RUN_OPERATIONS[command])
+
+
+class _NoNetwork:
+    """Every connection attempt, by botocore or anything else, is recorded and refused."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import socket
+
+        from botocore.httpsession import URLLib3Session
+
+        self.attempts: list[str] = []
+
+        def refuse(what: str) -> Any:
+            def refused(*args: Any, **_: Any) -> Any:
+                self.attempts.append(f"{what} {args[1:]!r}")
+                raise OSError(f"network use in a dry run: {what}")
+            return refused
+
+        monkeypatch.setattr(URLLib3Session, "send", refuse("botocore send"))
+        monkeypatch.setattr(socket.socket, "connect", refuse("socket connect"))
+        monkeypatch.setattr(socket, "create_connection", refuse("socket create_connection"))
+
+
+@pytest.mark.parametrize("command", ["train", "tune", "evaluate"])
+def test_a_dry_run_calls_no_aws_api_and_marks_the_stack_values_as_placeholders(
+        command: str, prepared: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # No moto, no credentials anywhere, no network: the dry run must still succeed.
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                     "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    _validate_sdk_config_once(monkeypatch)
+
+    def never(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a dry run looked up AWS")
+
+    monkeypatch.setattr(aws_context, "session", never)
+    monkeypatch.setattr(aws_context, "data_stack", never)
+    config = tmp_path / "config.toml"
+    config.write_text('[project]\nprefix = "xgb-demo"\n')
+    runs_dir = tmp_path / "runs"
+    run_args: list[str] = []
+    if command == "evaluate":
+        run = local_runs.train_run(prepared, runs_dir, "champion", hyperparameters.with_overrides([]),
+                                   "3.0-5", REGION)
+        in_s3 = manifest_module.load(run).with_updates(model_data=f"s3://{BUCKET}/models/champion/m.tar.gz")
+        manifest_module.write(in_s3, run)
+        run_args = ["--run", str(run)]
+    written = sorted(runs_dir.rglob("*")) if runs_dir.exists() else []
+    network = _NoNetwork(monkeypatch)
+    capsys.readouterr()
+
+    code = main([command, "--backend", "sagemaker", "--dry-run", "--config", str(config), "--prepared",
+                 str(prepared.directory), "--runs-dir", str(runs_dir), *run_args])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert network.attempts == []
+    assert (sorted(runs_dir.rglob("*")) if runs_dir.exists() else []) == written
+
+    printed = dry_run.parse(out)
+    assert [d["operation"] for d in printed] == DRY_RUN_OPERATIONS[command]
+    text = json.dumps(printed)
+    bucket = "<DataBucketName of stack xgb-demo-data>"
+    role = "arn:aws:iam::<account>:role/<SageMakerExecutionRoleArn of stack xgb-demo-data>"
+    key = "<DataKeyArn of stack xgb-demo-data>"
+    assert f"s3://{bucket}/" in text and key in text
+    if command == "evaluate":
+        assert printed[0]["parameters"]["ExecutionRoleArn"] == role
+        assert printed[1]["parameters"]["TransformOutput"]["KmsKeyId"] == key
+    else:
+        parameters = printed[0]["parameters"]
+        definition = parameters.get("TrainingJobDefinition", parameters)
+        assert definition["RoleArn"] == role
+        assert definition["OutputDataConfig"]["KmsKeyId"] == key
+        assert definition["ResourceConfig"]["VolumeKmsKeyId"] == key
+        assert f"would upload {prepared.directory / 'train.csv'} to s3://{bucket}/datasets/" in err
+    assert "are <placeholders>" in err and "--bucket, --role-arn and --kms-key-arn" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--dry-run"], "error: --dry-run is for the sagemaker backend"),
+    (["--backend", "local", "--dry-run"], "error: --dry-run is for the sagemaker backend"),
+    (["--backend", "sagemaker", "--bucket", "b"], "error: --bucket only apply to --dry-run"),
+    (["--backend", "sagemaker", "--dry-run", "--role-arn", "my-role"], "error: --role-arn 'my-role' is not"),
+])
+@pytest.mark.parametrize("command", ["train", "tune", "evaluate"])
+def test_dry_run_misuse_is_a_one_line_error(command: str, extra: list[str], message: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--prepared", str(tmp_path / "none"), "--runs-dir", str(tmp_path), *extra]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and err.startswith(message), err
+    assert list(tmp_path.iterdir()) == []
