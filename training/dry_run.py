@@ -78,7 +78,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise CliError("--dry-run is for the sagemaker backend (a local run calls no AWS API)",
                        "add --backend sagemaker, or drop --dry-run")
     if given and not args.dry_run:
-        raise CliError(f"{', '.join(given)} only apply to --dry-run",
+        raise CliError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to --dry-run",
                        "a real run reads the bucket, role and key from the Data stack; add --dry-run or "
                        "drop them")
     role = getattr(args, "role_arn", None)

@@ -103,22 +103,23 @@ class _Context:
         check_framework_version(args.framework_version)
         self.image = image_uri(args.region, args.framework_version)  # fail before touching AWS
         self.prefix = aws_context.stack_prefix(args.config)
+        self.args = args
+        self.variant = runs.check_variant(variant)
+        self.run_id = runs.new_run_id()
         self.dry_run = bool(getattr(args, "dry_run", False))
         self.stack: DataStack
         if self.dry_run:
             # Same code path, no AWS: a hooked session, and the stack values from flags.
             self.stack, placeholders = dry_run.data_stack(args, self.prefix)
             self.aws = recorder(args).session(args.region)
-            _say("dry run: nothing is uploaded or submitted, no AWS API is called")
+            _say("dry run: nothing is uploaded or submitted, no AWS API is called; job names and S3 "
+                 f"prefixes carry this dry run's run id {self.run_id}, a real run gets its own")
             if placeholders:
-                _say(f"dry run: {', '.join(placeholders)} of stack {self.stack.name} are <placeholders> "
-                     "in the request; pass --bucket, --role-arn and --kms-key-arn for the real values")
+                _say(f"dry run: <placeholders> stand in for the output(s) {', '.join(placeholders)} of stack "
+                     f"{self.stack.name}; pass --bucket, --role-arn and --kms-key-arn for the real values")
         else:
             self.aws = aws_context.session(args.region)
             self.stack = aws_context.data_stack(self.aws, self.prefix)
-        self.args = args
-        self.variant = runs.check_variant(variant)
-        self.run_id = runs.new_run_id()
         self.sagemaker = aws_context.client(self.aws, "sagemaker")
         self.s3 = aws_context.client(self.aws, "s3")
 

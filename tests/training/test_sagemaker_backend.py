@@ -519,14 +519,15 @@ def test_a_dry_run_calls_no_aws_api_and_marks_the_stack_values_as_placeholders(
         assert definition["OutputDataConfig"]["KmsKeyId"] == key
         assert definition["ResourceConfig"]["VolumeKmsKeyId"] == key
         assert f"would upload {prepared.directory / 'train.csv'} to s3://{bucket}/datasets/" in err
-    assert "are <placeholders>" in err and "--bucket, --role-arn and --kms-key-arn" in err
+    assert ("<placeholders> stand in for the output(s) DataBucketName, SageMakerExecutionRoleArn, DataKeyArn "
+            "of stack xgb-demo-data; pass --bucket, --role-arn and --kms-key-arn") in err
     assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("extra, message", [
     (["--dry-run"], "error: --dry-run is for the sagemaker backend"),
     (["--backend", "local", "--dry-run"], "error: --dry-run is for the sagemaker backend"),
-    (["--backend", "sagemaker", "--bucket", "b"], "error: --bucket only apply to --dry-run"),
+    (["--backend", "sagemaker", "--bucket", "b"], "error: --bucket applies only to --dry-run"),
     (["--backend", "sagemaker", "--dry-run", "--role-arn", "my-role"], "error: --role-arn 'my-role' is not"),
 ])
 @pytest.mark.parametrize("command", ["train", "tune", "evaluate"])
