@@ -120,8 +120,13 @@ class Recorder:
 
     def session(self, region: str) -> boto3.Session:
         import boto3
+        import botocore.session
 
-        made = boto3.Session(region_name=region, aws_access_key_id="dry-run", aws_secret_access_key="dry-run")
+        # Dummy static credentials: no credential chain (it may ask the instance metadata service).
+        # The profile is not read either (AWS_PROFILE may name one this machine does not have).
+        core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+        made = boto3.Session(botocore_session=core, region_name=region, aws_access_key_id="dry-run",
+                             aws_secret_access_key="dry-run")
         made.events.register("before-parameter-build", self._record)
         made.events.register("before-call", self._before_call)
         made.events.register("before-send", self._before_send)

@@ -469,9 +469,10 @@ def test_a_dry_run_calls_no_aws_api_and_marks_the_stack_values_as_placeholders(
         command: str, prepared: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     # No moto, no credentials anywhere, no network: the dry run must still succeed.
-    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                      "AWS_DEFAULT_PROFILE"):
         monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_PROFILE", "not-configured-here")  # a real run would fail on it
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     _validate_sdk_config_once(monkeypatch)
