@@ -593,8 +593,11 @@ def send_all(chunks: list[Chunk], sender: Sender, concurrency: int,
                 chunk = futures[future]
                 results[chunk.index] = future.result()
                 progress.advance(len(chunk.rows), sender.retries)
+    except KeyboardInterrupt:
+        sender.abort()  # cut off the requests in flight too
+        raise
     except BaseException:
-        sender.abort()
+        sender.stop.set()  # requests in flight finish; nothing new starts
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
