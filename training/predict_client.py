@@ -613,11 +613,14 @@ class Progress:
     def __init__(self, rows: int, requests: int, stream: IO[str] | None) -> None:
         self.rows, self.requests, self.stream = rows, requests, stream
         self.done_rows = self.done_requests = 0
+        self.drawn = 0.0
 
     def advance(self, rows: int, retries: int) -> None:
         self.done_rows += rows
         self.done_requests += 1
-        if self.stream is not None:
+        now = time.monotonic()
+        if self.stream is not None and (now - self.drawn >= 0.1 or self.done_requests == self.requests):
+            self.drawn = now
             filled = self.WIDTH * self.done_rows // max(self.rows, 1)
             retried = f", {retries} retries" if retries else ""
             self.stream.write(f"\rpredict [{'#' * filled}{'-' * (self.WIDTH - filled)}] "
