@@ -15,7 +15,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -55,6 +55,8 @@ class FakeApi:
     region: str = REGION
     variant: str = "champion"
     max_delay_s: float = 0.0  # random per-request delay, so completions arrive out of order
+    delay: Callable[[Any], float] | None = None  # per-request delay from the request document
+    completed: list[Any] = field(default_factory=list)  # documents answered 200, in answer order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def signature_ok(self, request: Received) -> bool:
@@ -91,6 +93,8 @@ class FakeApi:
                                            "signature we calculated does not match"}}
         if self.max_delay_s:
             time.sleep(random.uniform(0, self.max_delay_s))
+        if self.delay is not None:
+            time.sleep(self.delay(request.document))
         if planned is not None:
             return planned
         document = request.document
@@ -100,6 +104,8 @@ class FakeApi:
                                            "message": f'instances[{index}]: unknown feature "bad"'}}
         predictions = [sum(v for v in row.values() if isinstance(v, (int, float)))
                        for row in document["instances"]]
+        with self.lock:
+            self.completed.append(document)
         return 200, {}, {"predictions": predictions,
                          "variant": document.get("target_variant", self.variant),
                          "inference_id": f"req-{len(self.received)}"}

@@ -4,6 +4,7 @@ errors mapped to input rows, and the stack lookup of the URL (moto)."""
 from __future__ import annotations
 
 import csv
+import email.utils
 import json
 import time
 from datetime import datetime
@@ -44,7 +45,8 @@ def leftovers(directory: Path) -> list[str]:
 def test_iam_mode_signs_every_chunk_and_output_keeps_input_order(fake_api, aws_env, tmp_path, capsys):
     fake_api.credentials = aws_env
     fake_api.region = REGION
-    fake_api.max_delay_s = 0.03  # chunks complete out of order
+    fake_api.max_delay_s = 0.03  # chunks complete out of order, the first one late
+    fake_api.delay = lambda document: 0.3 if document["instances"][0]["a"] == 0 else 0.0
     rows = [{"a": i, "b": 0.5} for i in range(50)]
     out = tmp_path / "out.csv"
     code = predict(str(write_jsonl(tmp_path / "in.jsonl", rows)), "--url", fake_api.url, "--auth", "iam",
@@ -57,6 +59,8 @@ def test_iam_mode_signs_every_chunk_and_output_keeps_input_order(fake_api, aws_e
     sent = [r.document["instances"] for r in fake_api.received]
     assert max(map(len, sent)) == 4
     assert sorted(row["a"] for chunk in sent for row in chunk) == list(range(50))
+    firsts = [document["instances"][0]["a"] for document in fake_api.completed]
+    assert firsts.index(0) > 0  # the first chunk was answered after later ones
     written = read_csv(out)
     assert [int(r["row"]) for r in written] == list(range(1, 51))
     assert [float(r["prediction"]) for r in written] == [i + 0.5 for i in range(50)]
@@ -271,3 +275,12 @@ def test_chunks_respect_row_and_byte_caps():
 
 def test_output_key_matches_the_api_stack():
     assert f'OUTPUT_URL = "{predict_client.OUTPUT_URL}"' in (ROOT / "stacks" / "api_stack.py").read_text()
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date():
+    assert predict_client.parse_retry_after("3") == 3.0
+    assert predict_client.parse_retry_after(None) is None
+    assert predict_client.parse_retry_after("soon") is None
+    assert predict_client.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    later = predict_client.parse_retry_after(email.utils.formatdate(time.time() + 30, usegmt=True))
+    assert later is not None and 25 < later <= 30
