@@ -117,7 +117,13 @@ def run(args: argparse.Namespace) -> None:
     if not rows:
         raise CliError(f"{args.input} has no rows", "give a CSV file with a header and rows, "
                        "or JSON lines")
-    target = resolve_target(args, config)
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        target = resolve_target(args, config)
+    except BotoCoreError as error:  # e.g. AWS_PROFILE names no profile
+        raise CliError(f"the AWS configuration could not be read: {error}",
+                       "check AWS_PROFILE and ~/.aws/config, or use --local / --auth none") from None
     chunks = make_chunks(rows, args.batch_rows, args.batch_bytes, args.target_variant)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     progress = Progress(len(rows), len(chunks), sys.stderr if show else None)
@@ -515,9 +521,15 @@ def sign(target: Target, body: bytes, headers: dict[str, str]) -> dict[str, str]
     """SigV4 for execute-api with botocore's signer; returns the headers to send."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
+    from botocore.exceptions import BotoCoreError
 
     request = AWSRequest(method="POST", url=target.url, data=body, headers=headers)
-    SigV4Auth(target.credentials.get_frozen_credentials(), SERVICE, target.region).add_auth(request)
+    try:
+        credentials = target.credentials.get_frozen_credentials()  # refreshed when near expiry
+    except BotoCoreError as error:
+        raise CliError(f"the AWS credentials could not be refreshed: {error}",
+                       "sign in again (e.g. aws sso login) and rerun") from None
+    SigV4Auth(credentials, SERVICE, target.region).add_auth(request)
     return dict(request.headers.items())
 
 

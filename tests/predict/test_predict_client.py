@@ -253,6 +253,11 @@ def test_missing_credentials_are_one_line_errors(fake_api, aws_env, tmp_path, ca
     assert predict(source, "--url", fake_api.url, "--auth", "iam", "--region", REGION) == 2
     assert capsys.readouterr().err.startswith(
         "error: no AWS credentials found to sign the request (api.auth is iam); configure")
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    assert predict(source, "--url", fake_api.url, "--auth", "iam", "--region", REGION) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the AWS configuration could not be read: ") and "no-such-profile" in err
+    assert len(err.splitlines()) == 1
     assert fake_api.received == []
 
 
