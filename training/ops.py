@@ -383,6 +383,9 @@ def ab_report(config: AppConfig, region: str, clients: ClientFactory, *, hours: 
                  rows))
     print("\nTwo-sided two-proportion z-test (pooled) on the 5XX error rates; offline metrics from "
           "each variant's manifest (test split).")
+    if any(test is not None for test in tests.values()) and min(r.errors_5xx for r in reports) < 5:
+        print("Note: fewer than 5 errors in a variant; the z-test's normal approximation is rough "
+              "there, so widen the window (--hours) before deciding.")
     if chart is not None:
         write_chart(chart, reports, config.endpoint_name, hours)
         print(f"chart: {chart}")
@@ -405,7 +408,8 @@ def write_chart(path: Path, reports: Sequence[VariantReport], endpoint: str, hou
     # 95% normal-approximation interval of each error rate.
     spans = [196 * math.sqrt(max(r.error_rate or 0.0, 0) * (1 - (r.error_rate or 0.0)) / r.invocations)
              if r.invocations else 0.0 for r in reports]
-    axes[1].bar(names, rates, yerr=spans, capsize=6, color="tab:red")
+    lower = [min(rate, span) for rate, span in zip(rates, spans, strict=True)]  # a rate is >= 0
+    axes[1].bar(names, rates, yerr=[lower, spans], capsize=6, color="tab:red")
     axes[1].set_title("5XX error rate (%, 95% CI)")
     axes[2].bar(names, [r.latency_ms or 0.0 for r in reports], color="tab:green")
     axes[2].set_title("Mean model latency (ms)")
