@@ -17,6 +17,7 @@ with exit code 2; ``status`` exits 1 when the endpoint is not on the stack's con
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import sys
@@ -39,10 +40,15 @@ SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 ClientFactory = Callable[[str, str], Any]  # (service, region) -> boto3 client
 
 
-def _boto3_client(service: str, region: str) -> Any:
+@functools.cache
+def _session(region: str) -> Any:
     import boto3
 
-    return boto3.Session(region_name=region).client(service)
+    return boto3.Session(region_name=region)  # one per region: loads the service models once
+
+
+def _boto3_client(service: str, region: str) -> Any:
+    return _session(region).client(service)
 
 
 # --- shared ----------------------------------------------------------------------------------

@@ -81,7 +81,8 @@ def test_endpoint_updates_blue_green_canary_with_auto_rollback_on_the_variant_al
                                         "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 25}},
         "MaximumExecutionTimeoutInSeconds": 3600, "TerminationWaitInSeconds": 120}
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert {a["Ref"] for a in (x["AlarmName"] for x in deployment["AutoRollbackConfiguration"]["Alarms"])} == set(alarms)
+    rollback = deployment["AutoRollbackConfiguration"]["Alarms"]
+    assert {alarm["AlarmName"]["Ref"] for alarm in rollback} == set(alarms)
     by_metric = {}
     for alarm in alarms.values():
         props = alarm["Properties"]

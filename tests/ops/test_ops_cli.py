@@ -64,12 +64,17 @@ def config_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def aws(monkeypatch):
+def credentials(monkeypatch):
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+@pytest.fixture
+def stack(credentials):
+    """The Inference stack in moto's CloudFormation, and the endpoint on the stack's config."""
     with mock_aws():
         cloudformation = boto3.client("cloudformation", region_name=REGION)
         cloudformation.create_stack(StackName="xgb-ops-inference", TemplateBody=json.dumps(STACK))
@@ -78,6 +83,24 @@ def aws(monkeypatch):
                        if r["LogicalResourceId"] == "EndpointConfig"]
         boto3.client("sagemaker", region_name=REGION).create_endpoint(
             EndpointName=ENDPOINT, EndpointConfigName=resource["PhysicalResourceId"].rsplit("/", 1)[-1])
+        yield
+
+
+@pytest.fixture
+def aws(credentials):
+    """Just the endpoint (created with boto3: faster than a stack), for traffic and ab-report."""
+    with mock_aws():
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        variants = []
+        for name, weight, count in (("champion", 0.9, 2), ("challenger", 0.1, 1)):
+            sagemaker.create_model(
+                ModelName=f"{name}-model", ExecutionRoleArn="arn:aws:iam::123456789012:role/x",
+                PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://bucket/{name}.tar.gz"})
+            variants.append({"VariantName": name, "ModelName": f"{name}-model",
+                             "InitialVariantWeight": weight, "InstanceType": "ml.m5.large",
+                             "InitialInstanceCount": count})
+        sagemaker.create_endpoint_config(EndpointConfigName="config-1", ProductionVariants=variants)
+        sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-1")
         yield
 
 
@@ -96,7 +119,8 @@ def test_every_command_has_help(capsys, command):
     assert "--config" in out and "--region" in out
 
 
-def test_status_reports_the_variants_and_that_the_endpoint_runs_the_stacks_config(aws, capsys, config_path):
+def test_status_reports_the_variants_and_that_the_endpoint_runs_the_stacks_config(stack, capsys,
+                                                                                 config_path):
     code, out, _ = run(capsys, "status", "--config", str(config_path))
     assert code == 0, out
     assert f"endpoint {ENDPOINT} ({REGION}): InService" in out
@@ -143,7 +167,6 @@ def test_status_detects_a_silent_rollback(capsys, config_path):
 
 
 def test_status_without_the_stack_says_what_to_do(capsys, config_path, aws):
-    boto3.client("cloudformation", region_name=REGION).delete_stack(StackName="xgb-ops-inference")
     code, _, err = run(capsys, "status", "--config", str(config_path))
     assert code == ops.EXIT_USAGE
     assert err.startswith("error: stack xgb-ops-inference does not exist; deploy the Inference stack")
