@@ -5,7 +5,8 @@ import json
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.config import load_config
+from stacks.config import RolloutSettings, StepSize, load_config
+from stacks.inference_stack import InferenceStack
 from tests.conftest import ROOT, TEST_CONFIG, synthesize, write_config
 
 
@@ -190,3 +191,20 @@ def test_the_serverless_template_passes_cfn_lint(serverless):
 
     errors = [m for m in lint(json.dumps(serverless), regions=["us-east-1"]) if m.rule.id.startswith("E")]
     assert errors == []
+
+
+@pytest.mark.parametrize(("rollout", "routing"), [
+    (RolloutSettings(strategy="linear", linear_step_size=StepSize("instances", 1), wait_seconds=60),
+     ("LINEAR", 60, None, ("INSTANCE_COUNT", 1))),
+    (RolloutSettings(strategy="all_at_once", wait_seconds=60), ("ALL_AT_ONCE", None, None, None)),
+])
+def test_traffic_routing_for_the_other_strategies(rollout, routing):
+    """The mapping without a synth: only the chosen strategy's size and wait are set."""
+    policy = InferenceStack._deployment_config(rollout, []).blue_green_update_policy
+    config = policy.traffic_routing_configuration
+
+    def size(value):
+        return None if value is None else (value.type, value.value)
+
+    assert (config.type, config.wait_interval_in_seconds, size(config.canary_size),
+            size(config.linear_step_size)) == routing

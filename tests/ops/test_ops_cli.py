@@ -254,3 +254,10 @@ def test_two_proportion_z_test_matches_the_textbook_value():
     assert math.isclose(result.p_value, 1.7337e-05, rel_tol=1e-3)
     assert ops.two_proportion_z_test(0, 0, 1, 10) is None
     assert ops.two_proportion_z_test(0, 100, 0, 100) is None  # no errors anywhere: undefined
+
+
+def test_serverless_variants_show_memory_and_concurrency_instead_of_instances():
+    (state,) = ops.describe_variants({"ProductionVariants": [{
+        "VariantName": "champion", "CurrentWeight": 1.0, "DesiredWeight": 1.0,
+        "CurrentServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 20}}]})
+    assert state.serverless == "2048 MB / 20" and state.current_instances is None
