@@ -11,7 +11,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help demo serve-local bench-local install train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler clean
+.PHONY: help demo serve-local bench-local status ab-report install train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -65,6 +65,12 @@ diff: install  ## offline template diff of the working tree against REF (default
 
 deploy-emulated: install  ## deploy every stack into moto on loopback, list what was created, tear down
 	$(PY) -m tools.emulator --config $(CONFIG)
+
+status: install  ## endpoint status; exit 1 when the endpoint is not on the stack's config (rolled back)
+	$(PY) -m training.ops status --config $(CONFIG)
+
+ab-report: install  ## A/B report of the deployed variants over HOURS (default 24) + ab-report.png
+	$(PY) -m training.ops ab-report --config $(CONFIG) --hours $(or $(HOURS),24)
 
 bench: bench-synth bench-handler bench-local  ## all benchmarks
 

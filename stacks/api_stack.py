@@ -13,12 +13,14 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import LOG_RETENTION_NAMES, AppConfig
+from stacks.inference_stack import variant_metric
 from stacks.nag import acknowledge
 
 HANDLER_DIR = Path(__file__).resolve().parent.parent / "lambda" / "preprocess"
@@ -27,6 +29,7 @@ ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".DS_Store", "*.md", "tests"]
 LAMBDA_TIMEOUT = Duration.seconds(25)  # under API Gateway's 29 s integration timeout
 STAGE_NAME = "v1"
 OUTPUT_URL = "PredictUrl"
+OUTPUT_DASHBOARD = "DashboardName"
 
 # API Gateway checks the top-level shape; the handler reports precise, per-field errors.
 REQUEST_SCHEMA = apigw.JsonSchema(
@@ -90,6 +93,11 @@ class ApiStack(Stack):
 
         CfnOutput(self, OUTPUT_URL, value=self.api.url_for_path("/predict"),
                   description="POST prediction requests here")
+        # Here, not in the Inference stack: this stack sees the endpoint, the Lambda and the API
+        # without a dependency cycle (it already depends on the Inference stack).
+        self.dashboard = self._dashboard(config)
+        CfnOutput(self, OUTPUT_DASHBOARD, value=self.dashboard.dashboard_name,
+                  description="CloudWatch dashboard: variants, Lambda and API side by side")
 
     def _function(self, config: AppConfig, endpoint_name: str, endpoint_arn: str,
                   retention: logs.RetentionDays) -> lambda_.Function:
@@ -151,6 +159,42 @@ class ApiStack(Stack):
                     "Execution logging needs the account-wide API Gateway CloudWatch role, which "
                     "this app does not own (disableCloudWatchRole); JSON access logs are on.")
         return api
+
+    def _dashboard(self, config: AppConfig) -> cloudwatch.Dashboard:
+        """Per-variant invocations, latency and errors; the Lambda's and the API's beside them."""
+        names = [v.name for v in config.variants]
+
+        def per_variant(metric_name: str, statistic: str) -> list[cloudwatch.IMetric]:
+            return [variant_metric(config.endpoint_name, n, metric_name, statistic,
+                                   label=f"{n} {metric_name}") for n in names]
+
+        def graph(title: str, metrics: list[cloudwatch.IMetric], unit: str = "") -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(title=title, left=metrics, width=8, height=6,
+                                          left_y_axis=cloudwatch.YAxisProps(label=unit, show_units=False))
+
+        minute = Duration.minutes(1)
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{config.prefix}-endpoint")
+        dashboard.add_widgets(
+            graph("Invocations per variant", per_variant("Invocations", "Sum"), "count/min"),
+            graph("Model latency per variant (avg)", per_variant("ModelLatency", "Average"), "µs"),
+            graph("Invocation errors per variant",
+                  per_variant("Invocation5XXErrors", "Sum") + per_variant("Invocation4XXErrors", "Sum"),
+                  "count/min"),
+        )
+        dashboard.add_widgets(
+            graph("Lambda invocations, errors, throttles", [
+                self.function.metric_invocations(period=minute),
+                self.function.metric_errors(period=minute),
+                self.function.metric_throttles(period=minute)], "count/min"),
+            graph("Lambda duration", [
+                self.function.metric_duration(period=minute, statistic="p50"),
+                self.function.metric_duration(period=minute, statistic="p99")], "ms"),
+            graph("API requests, 4XX, 5XX, latency", [
+                self.api.metric_count(period=minute),
+                self.api.metric_client_error(period=minute),
+                self.api.metric_server_error(period=minute)], "count/min"),
+        )
+        return dashboard
 
     def _usage_plan(self, config: AppConfig) -> None:
         key = self.api.add_api_key("ClientKey")

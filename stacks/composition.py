@@ -38,7 +38,8 @@ def compose(app: App, config: AppConfig) -> Stacks:
         app, config.stack_name("inference"),
         description=f"{config.prefix}: SageMaker models, weighted endpoint config and endpoint",
         config=config, execution_role=data.execution_role,
-        volume_key=data.key if config.endpoint.volume_kms else None, **common)
+        volume_key=data.key if config.endpoint.volume_kms else None,
+        data_bucket=data.bucket, data_key=data.key, **common)
     api = ApiStack(
         app, config.stack_name("api"),
         description=f"{config.prefix}: preprocessing Lambda and REST API POST /predict",

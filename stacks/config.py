@@ -25,6 +25,19 @@ LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096  # Lambda: all environment variables toget
 
 AuthMode = Literal["iam", "api_key", "none"]
 AUTH_MODES: tuple[AuthMode, ...] = ("iam", "api_key", "none")
+RolloutStrategy = Literal["all_at_once", "canary", "linear"]
+ROLLOUT_STRATEGIES: tuple[RolloutStrategy, ...] = ("all_at_once", "canary", "linear")
+# SageMaker's limits (API BlueGreenUpdatePolicy / TrafficRoutingConfig / ServerlessConfig).
+WAIT_INTERVAL_RANGE = (0, 3600)
+MAX_EXECUTION_TIMEOUT_RANGE = (600, 28800)
+TERMINATION_WAIT_RANGE = (0, 3600)
+CANARY_MAX_PERCENT = 50  # canary <= 50% of the new fleet
+LINEAR_PERCENT_RANGE = (10, 50)  # each linear step 10-50% of the new fleet
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+SERVERLESS_CONCURRENCY_RANGE = (1, 200)
+MAX_ROLLBACK_ALARMS = 10  # AutoRollbackConfiguration.Alarms: at most 10
+ALARMS_PER_VARIANT = 2  # Invocation5XXErrors and ModelLatency
+DATA_CAPTURE_PREFIX = "data-capture/"  # must match training.bucket_layout.DATA_CAPTURE
 
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$")
 _VARIANT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's pattern
@@ -50,14 +63,35 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class ServerlessSettings:
+    memory_mb: int
+    max_concurrency: int
+
+
+@dataclass(frozen=True)
+class AutoscalingSettings:
+    """Target tracking on SageMakerVariantInvocationsPerInstance between min and max instances."""
+
+    min_instances: int
+    max_instances: int
+    target_invocations_per_instance: float
+
+
+@dataclass(frozen=True)
 class VariantConfig:
-    """One production variant: a stable slot name (champion, challenger) and its capacity."""
+    """One production variant: a stable slot name (champion, challenger) and its capacity.
+
+    Either instance-backed (``instance_type``/``instance_count``, optional ``autoscaling``) or
+    serverless (``serverless`` set, the instance fields None).
+    """
 
     name: str
     manifest_path: Path
     weight: float
-    instance_type: str
-    instance_count: int
+    instance_type: str | None
+    instance_count: int | None
+    autoscaling: AutoscalingSettings | None = None
+    serverless: ServerlessSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -73,9 +107,51 @@ class VariantModel:
 
 
 @dataclass(frozen=True)
+class StepSize:
+    """A canary or linear step: a percentage of the new fleet or a number of instances."""
+
+    unit: Literal["percent", "instances"]
+    value: int
+
+    @property
+    def cfn_type(self) -> str:
+        return "CAPACITY_PERCENT" if self.unit == "percent" else "INSTANCE_COUNT"
+
+    def __str__(self) -> str:
+        return f"{self.value}%" if self.unit == "percent" else f"{self.value} instance(s)"
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """How CloudFormation's endpoint update shifts traffic (SageMaker blue/green deployment)."""
+
+    strategy: RolloutStrategy = "all_at_once"
+    canary_size: StepSize = StepSize("percent", 10)
+    linear_step_size: StepSize = StepSize("percent", 20)
+    wait_seconds: int = 300
+    max_execution_seconds: int = 3600
+    termination_wait_seconds: int = 0
+    # Auto-rollback on the per-variant alarms, and the variant-slot check at synth.
+    guardrails: bool = False
+    # The variant names deployed now, committed by the user (see README "Safe rollouts").
+    variant_slots: tuple[str, ...] = ()
+    alarm_5xx_errors: int = 1  # Invocation5XXErrors per minute (Sum) that trips the alarm
+    alarm_model_latency_ms: float = 1000.0  # ModelLatency average per minute that trips it
+
+
+@dataclass(frozen=True)
+class DataCaptureSettings:
+    sampling_percentage: int = 100
+    prefix: str = DATA_CAPTURE_PREFIX
+    kms: bool = True
+
+
+@dataclass(frozen=True)
 class EndpointSettings:
     # Encrypt the ML storage volume of every instance with the project's KMS key.
     volume_kms: bool = True
+    rollout: RolloutSettings = RolloutSettings()
+    data_capture: DataCaptureSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -129,10 +205,16 @@ class AppConfig:
 _KEYS = {
     "<top level>": {"project", "endpoint", "api", "variants"},
     "project": {"prefix", "account", "region"},
-    "endpoint": {"volume_kms"},
+    "endpoint": {"volume_kms", "rollout", "data_capture"},
+    "rollout": {"strategy", "canary_size", "linear_step_size", "wait_seconds",
+                "max_execution_seconds", "termination_wait_seconds", "guardrails", "variant_slots",
+                "alarm_5xx_errors", "alarm_model_latency_ms"},
+    "data_capture": {"sampling_percentage", "prefix", "kms"},
     "api": {"auth", "allow_unauthenticated", "throttle_rate_limit", "throttle_burst_limit",
             "log_retention_days"},
-    "variant": {"name", "manifest", "weight", "instance_type", "instance_count"},
+    "variant": {"name", "manifest", "weight", "instance_type", "instance_count", "min_instances",
+                "max_instances", "target_invocations_per_instance", "serverless"},
+    "serverless": {"memory_mb", "max_concurrency"},
 }
 # CloudWatch Logs accepts only these retention periods (days -> aws_logs.RetentionDays name).
 LOG_RETENTION_NAMES = {
@@ -191,10 +273,14 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>", base_dir: Pat
     if not isinstance(volume_kms, bool):
         problems.append("endpoint.volume_kms: must be true or false")
         volume_kms = True
-    endpoint = EndpointSettings(volume_kms=volume_kms)
+    rollout = _parse_rollout(_table(endpoint_raw, "rollout", problems, "endpoint.rollout"), problems)
+    data_capture = _parse_data_capture(endpoint_raw, problems)
+    endpoint = EndpointSettings(volume_kms=volume_kms, rollout=rollout, data_capture=data_capture)
 
     api = _parse_api(_table(raw, "api", problems), problems)
     variants = _parse_variants(raw.get("variants"), base_dir, volume_kms, problems)
+    if variants and len(variants) == len(raw.get("variants") or []):
+        _check_endpoint_against_variants(endpoint, variants, problems)
 
     if problems:
         raise ConfigError(source, problems)
@@ -208,10 +294,11 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>", base_dir: Pat
                      variants=variants, endpoint=endpoint, api=api, models=models)
 
 
-def _table(raw: dict[str, Any], name: str, problems: list[str]) -> dict[str, Any]:
+def _table(raw: dict[str, Any], name: str, problems: list[str], where: str | None = None) -> dict[str, Any]:
     value = raw.get(name, {})
     if not isinstance(value, dict):
-        problems.append(f"{name}: must be a table ([{name}])")
+        where = where or name
+        problems.append(f"{where}: must be a table ([{where}])")
         return {}
     return value
 
@@ -284,28 +371,259 @@ def _parse_variants(items: Any, base_dir: Path, volume_kms: bool,
         if not _is_number(weight) or weight < 0:
             problems.append(f"{where}.weight: {weight!r} must be a number >= 0 (weights are "
                             "relative shares of traffic)")
-        instance_type = item.get("instance_type", "ml.m5.large")
-        match = _INSTANCE_TYPE.match(instance_type) if isinstance(instance_type, str) else None
-        if match is None:
-            problems.append(f"{where}.instance_type: {instance_type!r} is not a SageMaker instance "
-                            "type; use the form ml.<family>.<size>, e.g. ml.m5.large")
-        elif volume_kms and _has_instance_storage(match["family"]):
-            problems.append(
-                f"{where}.instance_type: {instance_type} has NVMe instance storage, which SageMaker "
-                "encrypts in hardware and for which it rejects a KMS volume key; pick an EBS-only "
-                "type (e.g. ml.m5.large) or set endpoint.volume_kms = false")
-        count = item.get("instance_count", 1)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            problems.append(f"{where}.instance_count: {count!r} must be a whole number >= 1")
+        serverless = _parse_serverless(item, where, problems) if "serverless" in item else None
+        instance_type: Any = None
+        count: Any = None
+        autoscaling = None
+        if "serverless" not in item:
+            instance_type = item.get("instance_type", "ml.m5.large")
+            match = _INSTANCE_TYPE.match(instance_type) if isinstance(instance_type, str) else None
+            if match is None:
+                problems.append(f"{where}.instance_type: {instance_type!r} is not a SageMaker instance "
+                                "type; use the form ml.<family>.<size>, e.g. ml.m5.large")
+            elif volume_kms and _has_instance_storage(match["family"]):
+                problems.append(
+                    f"{where}.instance_type: {instance_type} has NVMe instance storage, which SageMaker "
+                    "encrypts in hardware and for which it rejects a KMS volume key; pick an EBS-only "
+                    "type (e.g. ml.m5.large) or set endpoint.volume_kms = false")
+            count = item.get("instance_count", 1)
+            if not _is_whole(count) or count < 1:
+                problems.append(f"{where}.instance_count: {count!r} must be a whole number >= 1")
+            else:
+                autoscaling = _parse_autoscaling(item, where, count, problems)
         if len(problems) == count_before:
             assert isinstance(name, str) and isinstance(manifest, str) and _is_number(weight)
             variants.append(VariantConfig(
                 name=name, manifest_path=(base_dir / manifest), weight=float(weight),
-                instance_type=instance_type, instance_count=count))
+                instance_type=instance_type, instance_count=count, autoscaling=autoscaling,
+                serverless=serverless))
     if variants and len(variants) == len(items) and sum(v.weight for v in variants) <= 0:
         problems.append("variants: every weight is 0, so no variant would receive traffic; give "
                         "at least one variant a positive weight")
     return tuple(variants)
+
+
+def _parse_serverless(item: dict[str, Any], where: str, problems: list[str]) -> ServerlessSettings | None:
+    table = item["serverless"]
+    if not isinstance(table, dict):
+        problems.append(f"{where}.serverless: must be a table like "
+                        "{memory_mb = 2048, max_concurrency = 20}")
+        return None
+    _check_keys(table, "serverless", f"{where}.serverless", problems)
+    count_before = len(problems)
+    instance_keys = sorted(set(item) & {"instance_type", "instance_count", "min_instances",
+                                          "max_instances", "target_invocations_per_instance"})
+    if instance_keys:
+        problems.append(f"{where}: serverless and {', '.join(instance_keys)} exclude each other (a "
+                        "serverless variant has no instances to size or autoscale); remove one or the other")
+    memory = table.get("memory_mb")
+    if memory not in SERVERLESS_MEMORY_MB or isinstance(memory, bool):
+        problems.append(f"{where}.serverless.memory_mb: {memory!r} must be one of "
+                        f"{', '.join(str(m) for m in SERVERLESS_MEMORY_MB)} (SageMaker's 1 GB steps)")
+    concurrency = table.get("max_concurrency")
+    low, high = SERVERLESS_CONCURRENCY_RANGE
+    if not _is_whole(concurrency) or not low <= concurrency <= high:
+        problems.append(f"{where}.serverless.max_concurrency: {concurrency!r} must be a whole number "
+                        f"in {low}-{high}")
+    if len(problems) != count_before:
+        return None
+    assert isinstance(memory, int) and isinstance(concurrency, int)
+    return ServerlessSettings(memory_mb=memory, max_concurrency=concurrency)
+
+
+def _parse_autoscaling(item: dict[str, Any], where: str, count: int,
+                       problems: list[str]) -> AutoscalingSettings | None:
+    keys = {"min_instances", "max_instances", "target_invocations_per_instance"}
+    if not keys & set(item):
+        return None
+    count_before = len(problems)
+    for key in ("max_instances", "target_invocations_per_instance"):
+        if key not in item:
+            problems.append(f"{where}.{key}: autoscaling needs max_instances and "
+                            "target_invocations_per_instance (min_instances defaults to 1); set it")
+    minimum = item.get("min_instances", 1)
+    maximum = item.get("max_instances", count)
+    target = item.get("target_invocations_per_instance", 1)
+    if not _is_whole(minimum) or minimum < 1:
+        problems.append(f"{where}.min_instances: {minimum!r} must be a whole number >= 1")
+    if not _is_whole(maximum) or maximum < 1:
+        problems.append(f"{where}.max_instances: {maximum!r} must be a whole number >= 1")
+    if not _is_number(target) or target <= 0:
+        problems.append(f"{where}.target_invocations_per_instance: {target!r} must be a number > 0 "
+                        "(invocations per instance per minute)")
+    if len(problems) != count_before:
+        return None
+    if not minimum <= count <= maximum:
+        problems.append(f"{where}: instance_count {count} must lie within min_instances {minimum} and "
+                        f"max_instances {maximum}; it is the count the variant starts with")
+        return None
+    return AutoscalingSettings(min_instances=minimum, max_instances=maximum,
+                               target_invocations_per_instance=float(target))
+
+
+def _parse_step(table: dict[str, Any], key: str, default: StepSize, problems: list[str]) -> StepSize:
+    value = table.get(key)
+    if value is None:
+        return default
+    if _is_whole(value) and value >= 1:
+        return StepSize("instances", value)
+    if isinstance(value, str) and re.fullmatch(r"\d{1,3}%", value.strip()):
+        return StepSize("percent", int(value.strip()[:-1]))
+    problems.append(f"endpoint.rollout.{key}: {value!r} must be a percentage of the new fleet like "
+                    '"20%" or a whole number of instances like 1')
+    return default
+
+
+def _parse_seconds(table: dict[str, Any], key: str, default: int, bounds: tuple[int, int],
+                   problems: list[str]) -> int:
+    value = table.get(key, default)
+    low, high = bounds
+    if not _is_whole(value) or not low <= value <= high:
+        problems.append(f"endpoint.rollout.{key}: {value!r} must be a whole number of seconds in "
+                        f"{low}-{high} (SageMaker's limit)")
+        return default
+    return int(value)
+
+
+def _parse_rollout(table: dict[str, Any], problems: list[str]) -> RolloutSettings:
+    _check_keys(table, "rollout", "endpoint.rollout", problems)
+    defaults = RolloutSettings()
+    strategy = table.get("strategy", defaults.strategy)
+    if strategy not in ROLLOUT_STRATEGIES:
+        problems.append(f"endpoint.rollout.strategy: {strategy!r} must be one of "
+                        f"{', '.join(ROLLOUT_STRATEGIES)}")
+        strategy = defaults.strategy
+    canary = _parse_step(table, "canary_size", defaults.canary_size, problems)
+    linear = _parse_step(table, "linear_step_size", defaults.linear_step_size, problems)
+    for key, wanted in (("canary_size", "canary"), ("linear_step_size", "linear")):
+        if key in table and strategy != wanted:
+            problems.append(f"endpoint.rollout.{key}: only applies to strategy = \"{wanted}\"; remove "
+                            f"it or set the strategy")
+    if canary.unit == "percent" and not 1 <= canary.value <= CANARY_MAX_PERCENT:
+        problems.append(f"endpoint.rollout.canary_size: {canary} is over SageMaker's limit; a canary "
+                        f"is at most {CANARY_MAX_PERCENT}% of the new fleet")
+    low, high = LINEAR_PERCENT_RANGE
+    if linear.unit == "percent" and not low <= linear.value <= high:
+        problems.append(f"endpoint.rollout.linear_step_size: {linear} is outside SageMaker's limits; "
+                        f"each linear step is {low}-{high}% of the new fleet")
+    wait = _parse_seconds(table, "wait_seconds", defaults.wait_seconds, WAIT_INTERVAL_RANGE, problems)
+    timeout = _parse_seconds(table, "max_execution_seconds", defaults.max_execution_seconds,
+                             MAX_EXECUTION_TIMEOUT_RANGE, problems)
+    termination = _parse_seconds(table, "termination_wait_seconds", defaults.termination_wait_seconds,
+                                 TERMINATION_WAIT_RANGE, problems)
+    guardrails = table.get("guardrails", defaults.guardrails)
+    if not isinstance(guardrails, bool):
+        problems.append("endpoint.rollout.guardrails: must be true or false")
+        guardrails = defaults.guardrails
+    slots = table.get("variant_slots", [])
+    if not isinstance(slots, list) or not all(isinstance(n, str) for n in slots):
+        problems.append("endpoint.rollout.variant_slots: must be a list of variant names, e.g. "
+                        '["champion", "challenger"]')
+        slots = []
+    errors = table.get("alarm_5xx_errors", defaults.alarm_5xx_errors)
+    if not _is_whole(errors) or errors < 1:
+        problems.append(f"endpoint.rollout.alarm_5xx_errors: {errors!r} must be a whole number >= 1 "
+                        "(5XX errors per minute that trip the rollback alarm)")
+        errors = defaults.alarm_5xx_errors
+    latency = table.get("alarm_model_latency_ms", defaults.alarm_model_latency_ms)
+    if not _is_number(latency) or not 0 < latency <= 60000:
+        problems.append(f"endpoint.rollout.alarm_model_latency_ms: {latency!r} must be a number of "
+                        "milliseconds in (0, 60000] (the container must answer within 60 s)")
+        latency = defaults.alarm_model_latency_ms
+    return RolloutSettings(strategy=strategy, canary_size=canary, linear_step_size=linear,
+                           wait_seconds=wait, max_execution_seconds=timeout,
+                           termination_wait_seconds=termination, guardrails=guardrails,
+                           variant_slots=tuple(slots), alarm_5xx_errors=errors,
+                           alarm_model_latency_ms=float(latency))
+
+
+def _parse_data_capture(endpoint_raw: dict[str, Any], problems: list[str]) -> DataCaptureSettings | None:
+    if "data_capture" not in endpoint_raw:
+        return None
+    table = _table(endpoint_raw, "data_capture", problems, "endpoint.data_capture")
+    _check_keys(table, "data_capture", "endpoint.data_capture", problems)
+    defaults = DataCaptureSettings()
+    sampling = table.get("sampling_percentage", defaults.sampling_percentage)
+    if not _is_whole(sampling) or not 0 <= sampling <= 100:
+        problems.append(f"endpoint.data_capture.sampling_percentage: {sampling!r} must be a whole "
+                        "number in 0-100")
+        sampling = defaults.sampling_percentage
+    prefix = table.get("prefix", defaults.prefix)
+    if (not isinstance(prefix, str) or not prefix.startswith(DATA_CAPTURE_PREFIX)
+            or not re.fullmatch(r"[a-zA-Z0-9!_.*'()/-]+/", prefix) or "//" in prefix):
+        problems.append(f"endpoint.data_capture.prefix: {prefix!r} must be a key prefix under "
+                        f"{DATA_CAPTURE_PREFIX} of the data bucket ending in /, e.g. "
+                        f'"{DATA_CAPTURE_PREFIX}" (the execution role may write only there)')
+        prefix = defaults.prefix
+    kms = table.get("kms", defaults.kms)
+    if not isinstance(kms, bool):
+        problems.append("endpoint.data_capture.kms: must be true or false")
+        kms = defaults.kms
+    return DataCaptureSettings(sampling_percentage=sampling, prefix=prefix, kms=kms)
+
+
+def _check_endpoint_against_variants(endpoint: EndpointSettings, variants: tuple[VariantConfig, ...],
+                                     problems: list[str]) -> None:
+    """Combinations SageMaker rejects, and the variant-slot guardrail."""
+    rollout = endpoint.rollout
+    serverless = [v.name for v in variants if v.serverless is not None]
+    if serverless:
+        listed = ", ".join(serverless)
+        if len(variants) > 1:
+            problems.append(f"variants: {listed} is serverless, and SageMaker does not support "
+                            "multiple production variants on a serverless endpoint; use one "
+                            "serverless variant, or instance variants for an A/B test")
+        if endpoint.volume_kms:
+            problems.append(f"endpoint.volume_kms: SageMaker rejects a KMS volume key (KmsKeyId) for "
+                            f"an endpoint config of serverless variants ({listed}); set "
+                            "endpoint.volume_kms = false (serverless storage is AWS-managed)")
+        if endpoint.data_capture is not None:
+            problems.append(f"endpoint.data_capture: SageMaker does not support data capture on "
+                            f"serverless endpoints ({listed}); remove [endpoint.data_capture] or use "
+                            "an instance variant")
+        step = {"canary": rollout.canary_size, "linear": rollout.linear_step_size}.get(rollout.strategy)
+        if step is not None and step.unit == "instances":
+            problems.append(f"endpoint.rollout: a {rollout.strategy} step of {step} cannot apply to "
+                            f"serverless variants ({listed}), which have no instances; give the "
+                            'step as a percentage like "20%" or use strategy = "all_at_once"')
+    counts = [v.instance_count for v in variants if v.instance_count is not None]
+    if counts and rollout.strategy == "canary" and rollout.canary_size.unit == "instances":
+        limit = min(counts) // 2
+        if rollout.canary_size.value > limit:
+            problems.append(f"endpoint.rollout.canary_size: {rollout.canary_size} is more than 50% of "
+                            f"the smallest variant's {min(counts)} instance(s), SageMaker's canary "
+                            'limit; use a percentage like "10%" or more instances')
+    if counts and rollout.strategy == "linear" and rollout.linear_step_size.unit == "instances":
+        value = rollout.linear_step_size.value
+        if not (value * 10 >= max(counts) and value * 2 <= min(counts)):
+            problems.append(f"endpoint.rollout.linear_step_size: {rollout.linear_step_size} must be "
+                            f"10-50% of every variant's instances ({min(counts)}-{max(counts)}), "
+                            'SageMaker\'s linear step limit; use a percentage like "20%"')
+    if not rollout.guardrails:
+        return
+    if len(variants) * ALARMS_PER_VARIANT > MAX_ROLLBACK_ALARMS:
+        problems.append(f"endpoint.rollout.guardrails: {len(variants)} variants need "
+                        f"{len(variants) * ALARMS_PER_VARIANT} rollback alarms; SageMaker watches at "
+                        f"most {MAX_ROLLBACK_ALARMS}; use at most "
+                        f"{MAX_ROLLBACK_ALARMS // ALARMS_PER_VARIANT} variants or guardrails = false")
+    names = [v.name for v in variants]
+    slots = list(rollout.variant_slots)
+    slot_set = {slot.lower() for slot in slots}
+    name_set = {name.lower() for name in names}
+    if not slots:
+        problems.append("endpoint.rollout.variant_slots: guardrails are on, so record the deployed "
+                        f"variant names: add variant_slots = {json.dumps(names)} to [endpoint.rollout] "
+                        "and commit it")
+    elif sorted(n.lower() for n in names) != sorted(n.lower() for n in slots):
+        added = [n for n in names if n.lower() not in slot_set]
+        removed = [n for n in slots if n.lower() not in name_set]
+        problems.append(
+            f"variants: names {json.dumps(names)} differ from endpoint.rollout.variant_slots "
+            f"{json.dumps(slots)} (added {json.dumps(added)}, removed {json.dumps(removed)}); a "
+            "guarded blue/green rollout must keep the deployed variant names (they are slots: put "
+            "the new model in an existing slot via its manifest). To add, remove or rename a "
+            "variant, deploy that change with guardrails = false, then set variant_slots to "
+            "the new names and turn guardrails back on")
 
 
 def _resolve_models(variants: tuple[VariantConfig, ...], region: str | None,
@@ -357,6 +675,10 @@ def _check_lambda_environment(manifest: Manifest, prefix: str, problems: list[st
 
 def _has_instance_storage(family: str) -> bool:
     return family in _NVME_FAMILIES or bool(_NVME_SUFFIX.match(family))
+
+
+def _is_whole(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:

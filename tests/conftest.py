@@ -1,15 +1,25 @@
-"""Shared test setup: the stacks are synthesized once per session, from the test config."""
+"""Shared test setup: the stacks are synthesized once per session, from the test config; a
+trained two-variant deployment is served on loopback once per session (``local_stack``)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import pytest
+
+if TYPE_CHECKING:
+    from local.stack import LocalStack
+    from stacks.config import AppConfig
+    from training.data import Prepared
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -57,3 +67,69 @@ def write_config(directory: Path, text: str) -> Path:
     path = directory / "config.toml"
     path.write_text(text)
     return path
+
+
+CONFIG = """
+[project]
+prefix = "xgb-local"
+
+[[variants]]
+name = "champion"
+manifest = "{runs}/champion/latest/manifest.json"
+weight = 0.7
+
+[[variants]]
+name = "challenger"
+manifest = "{runs}/challenger/latest/manifest.json"
+weight = 0.3
+"""
+BROKEN = """
+[[variants]]
+name = "broken"
+manifest = "{runs}/broken/latest/manifest.json"
+weight = 0
+"""
+
+
+@dataclass
+class Deployment:
+    config: AppConfig
+    prepared: Prepared
+    runs: Path
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory) -> Deployment:
+    """A trained two-variant deployment (70/30) plus a variant whose model cannot load."""
+    from stacks.config import load_config
+    from training.data import load_prepared
+    from training.examples import train_examples
+
+    root = tmp_path_factory.mktemp("local-deployment")
+    runs = root / "runs"
+    config_path = root / "config.toml"
+    config_path.write_text(CONFIG.format(runs=runs))
+    for _ in train_examples(config_path, root / "prepared"):
+        pass
+    # A third variant whose model.tar.gz holds bytes xgboost cannot load (weight 0: only
+    # reachable with target_variant), like a container whose model fails to start.
+    challenger = (runs / "challenger" / "latest").resolve()
+    broken_run = runs / "broken" / challenger.name
+    shutil.copytree(challenger, broken_run)
+    (runs / "broken" / "latest").symlink_to(challenger.name)
+    garbage = b"not an xgboost model"
+    with tarfile.open(broken_run / "model.tar.gz", "w:gz") as archive:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = len(garbage)
+        archive.addfile(info, io.BytesIO(garbage))
+    config_path.write_text(CONFIG.format(runs=runs) + BROKEN.format(runs=runs))
+    return Deployment(load_config(config_path), load_prepared(root / "prepared"), runs)
+
+
+@pytest.fixture(scope="session")
+def local_stack(deployment) -> LocalStack:
+    """That deployment served on loopback (tests/local, tests/predict)."""
+    from local.stack import running
+
+    with running(deployment.config) as stack:
+        yield stack

@@ -78,7 +78,8 @@ def test_unknown_settings_are_typos():
         "api.authentication: unknown setting; allowed here: allow_unauthenticated, auth, "
         "log_retention_days, throttle_burst_limit, throttle_rate_limit",
         "variants[0].wieght: unknown setting; allowed here: instance_count, instance_type, "
-        "manifest, name, weight",
+        "manifest, max_instances, min_instances, name, serverless, target_invocations_per_instance, "
+        "weight",
     ]
 
 
@@ -227,3 +228,241 @@ def test_missing_and_invalid_toml(tmp_path):
     bad.write_text("[project\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_config(bad)
+
+
+# --- rollouts, autoscaling, serverless, data capture (issue 7) -------------------------------
+
+def guarded(**rollout) -> dict:
+    raw = base()
+    raw["endpoint"] = {"rollout": {"strategy": "canary", "guardrails": True,
+                                   "variant_slots": ["champion", "challenger"], **rollout}}
+    return raw
+
+
+def serverless_only(**endpoint) -> dict:
+    raw = base()
+    raw["variants"] = [{"name": "champion", "manifest": CHAMPION, "weight": 1,
+                        "serverless": {"memory_mb": 2048, "max_concurrency": 20}}]
+    raw["endpoint"] = {"volume_kms": False, **endpoint}
+    return raw
+
+
+def test_rollout_autoscaling_and_data_capture_load_into_typed_objects():
+    raw = guarded(canary_size="25%", wait_seconds=600, termination_wait_seconds=120)
+    raw["endpoint"]["data_capture"] = {"sampling_percentage": 20, "prefix": "data-capture/ab/"}
+    raw["variants"][0].update(instance_count=2, min_instances=1, max_instances=4,
+                              target_invocations_per_instance=700)
+    config = parse_config(raw, base_dir=ROOT)
+    rollout = config.endpoint.rollout
+    assert (rollout.strategy, str(rollout.canary_size), rollout.canary_size.cfn_type) == (
+        "canary", "25%", "CAPACITY_PERCENT")
+    assert (rollout.wait_seconds, rollout.termination_wait_seconds, rollout.guardrails) == (600, 120, True)
+    scaling = config.variants[0].autoscaling
+    assert scaling is not None and (scaling.min_instances, scaling.max_instances) == (1, 4)
+    assert config.variants[1].autoscaling is None
+    assert config.endpoint.data_capture is not None
+    assert config.endpoint.data_capture.sampling_percentage == 20
+
+
+def test_a_single_serverless_variant_loads():
+    config = parse_config(serverless_only(), base_dir=ROOT)
+    (variant,) = config.variants
+    assert variant.serverless is not None and variant.serverless.memory_mb == 2048
+    assert variant.instance_type is None and variant.instance_count is None
+
+
+def test_unknown_rollout_strategy():
+    raw = guarded(strategy="blue_green")
+    assert only_problem(raw) == ("endpoint.rollout.strategy: 'blue_green' must be one of all_at_once, "
+                                 "canary, linear")
+
+
+def test_canary_over_half_the_fleet():
+    assert only_problem(guarded(canary_size="60%")) == (
+        "endpoint.rollout.canary_size: 60% is over SageMaker's limit; a canary is at most 50% of the "
+        "new fleet")
+
+
+def test_canary_in_instances_over_half_the_smallest_variant():
+    assert only_problem(guarded(canary_size=1)) == (
+        "endpoint.rollout.canary_size: 1 instance(s) is more than 50% of the smallest variant's 1 "
+        'instance(s), SageMaker\'s canary limit; use a percentage like "10%" or more instances')
+
+
+@pytest.mark.parametrize("size", ["5%", "60%"])
+def test_linear_step_outside_ten_to_fifty_percent(size):
+    assert only_problem(guarded(strategy="linear", linear_step_size=size)) == (
+        f"endpoint.rollout.linear_step_size: {size} is outside SageMaker's limits; each linear step "
+        "is 10-50% of the new fleet")
+
+
+def test_linear_step_in_instances_outside_the_limits():
+    assert only_problem(guarded(strategy="linear", linear_step_size=2)).startswith(
+        "endpoint.rollout.linear_step_size: 2 instance(s) must be 10-50% of every variant's "
+        "instances (1-1)")
+
+
+def test_malformed_step_size():
+    assert only_problem(guarded(canary_size="half")) == (
+        "endpoint.rollout.canary_size: 'half' must be a percentage of the new fleet like \"20%\" or a "
+        "whole number of instances like 1")
+
+
+def test_step_size_for_another_strategy():
+    assert only_problem(guarded(linear_step_size="20%")) == (
+        'endpoint.rollout.linear_step_size: only applies to strategy = "linear"; remove it or set '
+        "the strategy")
+
+
+@pytest.mark.parametrize(("key", "value", "limits"), [
+    ("wait_seconds", 3601, "0-3600"), ("max_execution_seconds", 300, "600-28800"),
+    ("termination_wait_seconds", -1, "0-3600")])
+def test_rollout_timings_outside_sagemaker_limits(key, value, limits):
+    assert only_problem(guarded(**{key: value})) == (
+        f"endpoint.rollout.{key}: {value!r} must be a whole number of seconds in {limits} "
+        "(SageMaker's limit)")
+
+
+def test_guardrails_need_the_recorded_variant_slots():
+    raw = guarded()
+    del raw["endpoint"]["rollout"]["variant_slots"]
+    assert only_problem(raw) == (
+        "endpoint.rollout.variant_slots: guardrails are on, so record the deployed variant names: "
+        'add variant_slots = ["champion", "challenger"] to [endpoint.rollout] and commit it')
+
+
+def test_renaming_a_variant_while_guardrails_are_on():
+    raw = guarded()
+    raw["variants"][1]["name"] = "challenger-v2"
+    assert only_problem(raw) == (
+        'variants: names ["champion", "challenger-v2"] differ from endpoint.rollout.variant_slots '
+        '["champion", "challenger"] (added ["challenger-v2"], removed ["challenger"]); a guarded '
+        "blue/green rollout must keep the deployed variant names (they are slots: put the new model "
+        "in an existing slot via its manifest). To add, remove or rename a variant, deploy that "
+        "change with guardrails = false, then set variant_slots to the new names and turn "
+        "guardrails back on")
+
+
+def test_renaming_is_allowed_with_guardrails_off():
+    raw = guarded(guardrails=False)
+    raw["variants"][1]["name"] = "challenger-v2"
+    assert parse_config(raw, base_dir=ROOT).variants[1].name == "challenger-v2"
+
+
+def test_guardrails_with_more_alarms_than_sagemaker_watches():
+    raw = guarded()
+    raw["variants"] = [dict(raw["variants"][0], name=f"v{i}") for i in range(6)]
+    raw["endpoint"]["rollout"]["variant_slots"] = [f"v{i}" for i in range(6)]
+    assert only_problem(raw) == (
+        "endpoint.rollout.guardrails: 6 variants need 12 rollback alarms; SageMaker watches at most "
+        "10; use at most 5 variants or guardrails = false")
+
+
+def test_bad_alarm_thresholds():
+    problems = problems_of(guarded(alarm_5xx_errors=0, alarm_model_latency_ms=90000))
+    assert problems == [
+        "endpoint.rollout.alarm_5xx_errors: 0 must be a whole number >= 1 (5XX errors per minute "
+        "that trip the rollback alarm)",
+        "endpoint.rollout.alarm_model_latency_ms: 90000 must be a number of milliseconds in "
+        "(0, 60000] (the container must answer within 60 s)",
+    ]
+
+
+def test_autoscaling_without_a_target():
+    raw = base()
+    raw["variants"][0]["max_instances"] = 3
+    assert only_problem(raw) == (
+        "variants[0].target_invocations_per_instance: autoscaling needs max_instances and "
+        "target_invocations_per_instance (min_instances defaults to 1); set it")
+
+
+def test_instance_count_outside_the_autoscaling_range():
+    raw = base()
+    raw["variants"][0].update(instance_count=5, max_instances=3, target_invocations_per_instance=100)
+    assert only_problem(raw) == (
+        "variants[0]: instance_count 5 must lie within min_instances 1 and max_instances 3; it is the "
+        "count the variant starts with")
+
+
+def test_bad_autoscaling_numbers():
+    raw = base()
+    raw["variants"][0].update(min_instances=0, max_instances=2, target_invocations_per_instance=-5)
+    assert problems_of(raw) == [
+        "variants[0].min_instances: 0 must be a whole number >= 1",
+        "variants[0].target_invocations_per_instance: -5 must be a number > 0 (invocations per "
+        "instance per minute)",
+    ]
+
+
+def test_serverless_with_instance_settings():
+    raw = serverless_only()
+    raw["variants"][0].update(instance_type="ml.m5.large", max_instances=2)
+    assert only_problem(raw) == (
+        "variants[0]: serverless and instance_type, max_instances exclude each other (a serverless "
+        "variant has no instances to size or autoscale); remove one or the other")
+
+
+@pytest.mark.parametrize("memory", [512, 1500, 8192])
+def test_serverless_memory_outside_sagemaker_steps(memory):
+    raw = serverless_only()
+    raw["variants"][0]["serverless"]["memory_mb"] = memory
+    assert only_problem(raw) == (
+        f"variants[0].serverless.memory_mb: {memory} must be one of 1024, 2048, 3072, 4096, 5120, "
+        "6144 (SageMaker's 1 GB steps)")
+
+
+@pytest.mark.parametrize("concurrency", [0, 201])
+def test_serverless_concurrency_outside_limits(concurrency):
+    raw = serverless_only()
+    raw["variants"][0]["serverless"]["max_concurrency"] = concurrency
+    assert only_problem(raw) == (
+        f"variants[0].serverless.max_concurrency: {concurrency} must be a whole number in 1-200")
+
+
+def test_serverless_with_the_kms_volume_key():
+    raw = serverless_only()
+    del raw["endpoint"]["volume_kms"]
+    assert only_problem(raw) == (
+        "endpoint.volume_kms: SageMaker rejects a KMS volume key (KmsKeyId) for an endpoint config of "
+        "serverless variants (champion); set endpoint.volume_kms = false (serverless storage is "
+        "AWS-managed)")
+
+
+def test_serverless_in_a_multi_variant_endpoint():
+    raw = serverless_only()
+    raw["variants"].append(base()["variants"][1])
+    assert only_problem(raw) == (
+        "variants: champion is serverless, and SageMaker does not support multiple production variants "
+        "on a serverless endpoint; use one serverless variant, or instance variants for an A/B test")
+
+
+def test_serverless_with_data_capture():
+    raw = serverless_only(data_capture={"sampling_percentage": 10})
+    assert only_problem(raw) == (
+        "endpoint.data_capture: SageMaker does not support data capture on serverless endpoints "
+        "(champion); remove [endpoint.data_capture] or use an instance variant")
+
+
+def test_serverless_with_an_instance_count_canary():
+    raw = serverless_only(rollout={"strategy": "canary", "canary_size": 1})
+    assert only_problem(raw) == (
+        "endpoint.rollout: a canary step of 1 instance(s) cannot apply to serverless variants "
+        '(champion), which have no instances; give the step as a percentage like "20%" or use '
+        'strategy = "all_at_once"')
+
+
+@pytest.mark.parametrize("sampling", [-1, 101, 12.5])
+def test_data_capture_sampling_outside_zero_to_hundred(sampling):
+    raw = base()
+    raw["endpoint"] = {"data_capture": {"sampling_percentage": sampling}}
+    assert only_problem(raw) == (
+        f"endpoint.data_capture.sampling_percentage: {sampling!r} must be a whole number in 0-100")
+
+
+@pytest.mark.parametrize("prefix", ["captures/", "data-capture", "data-capture//x/", "/data-capture/"])
+def test_data_capture_prefix_outside_the_role_prefix(prefix):
+    raw = base()
+    raw["endpoint"] = {"data_capture": {"prefix": prefix}}
+    assert only_problem(raw) == (
+        f"endpoint.data_capture.prefix: {prefix!r} must be a key prefix under data-capture/ of the "
+        'data bucket ending in /, e.g. "data-capture/" (the execution role may write only there)')

@@ -107,3 +107,18 @@ def test_api_key_mode_requires_a_key_and_a_usage_plan(api_key_api):
         "Throttle": {"RateLimit": 50, "BurstLimit": 100},
         "ApiStages": [Match.object_like({"Stage": Match.any_value()})]})
     api_key_api.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
+
+
+def test_dashboard_shows_every_variant_beside_the_lambda_and_the_api(synthesized):
+    template = Template.from_json(synthesized.template("api"))
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    assert dashboard["Properties"]["DashboardName"] == "xgb-test-endpoint"
+    body = "".join(p if isinstance(p, str) else json.dumps(p)
+                   for p in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1])
+    for variant in ("champion", "challenger"):
+        for metric in ("Invocations", "ModelLatency", "Invocation5XXErrors", "Invocation4XXErrors"):
+            assert (f'"AWS/SageMaker","{metric}","EndpointName","xgb-test-endpoint",'
+                    f'"VariantName","{variant}"') in body, (variant, metric)
+    for namespace_metric in ('"AWS/Lambda","Invocations"', '"AWS/Lambda","Errors"', '"AWS/Lambda","Duration"',
+                             '"AWS/ApiGateway","Count"', '"AWS/ApiGateway","5XXError"'):
+        assert namespace_metric in body, namespace_metric

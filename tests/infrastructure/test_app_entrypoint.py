@@ -47,3 +47,14 @@ weight = 1
     assert sorted(p.name for p in (tmp_path / "out").glob("*.template.json")) == [
         "fresh-data.template.json"]
     assert "Synthesized the Data stack only. Next: deploy it (make deploy), train" in result.stderr
+
+
+def test_synth_refuses_a_variant_rename_while_guardrails_are_on(tmp_path):
+    text = (ROOT / "tests/fixtures/config/two_variants.toml").read_text()
+    renamed = text.replace('name = "challenger"', 'name = "challenger-v2"')
+    result = run_app(write_config(tmp_path, renamed), tmp_path / "out")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert ('  - variants: names ["champion", "challenger-v2"] differ from endpoint.rollout.variant_slots '
+            '["champion", "challenger"] (added ["challenger-v2"], removed ["challenger"]); a guarded '
+            "blue/green rollout must keep the deployed variant names") in result.stderr
+    assert not list((tmp_path / "out").glob("*.template.json"))

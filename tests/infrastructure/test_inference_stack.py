@@ -2,10 +2,12 @@
 
 import json
 
+import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.config import load_config
-from tests.conftest import ROOT, TEST_CONFIG
+from stacks.config import RolloutSettings, StepSize, load_config
+from stacks.inference_stack import InferenceStack
+from tests.conftest import ROOT, TEST_CONFIG, synthesize, write_config
 
 
 def inference(synthesized) -> dict:
@@ -67,3 +69,142 @@ def test_execution_role_may_read_exactly_the_model_artifacts(synthesized):
     assert "models/champion/xgb-demo-20261101T120000Z-champ/output/model.tar.gz" in rendered
     assert "*" not in rendered
     assert policy["Properties"]["Roles"][0]["Fn::GetStackOutput"]["StackName"] == "xgb-test-data"
+
+
+# --- guarded rollouts, autoscaling, data capture, serverless (issue 7) ---------------------
+
+def test_endpoint_updates_blue_green_canary_with_auto_rollback_on_the_variant_alarms(synthesized):
+    template = Template.from_json(inference(synthesized))
+    (endpoint,) = template.find_resources("AWS::SageMaker::Endpoint").values()
+    deployment = endpoint["Properties"]["DeploymentConfig"]
+    assert deployment["BlueGreenUpdatePolicy"] == {
+        "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 600,
+                                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 25}},
+        "MaximumExecutionTimeoutInSeconds": 3600, "TerminationWaitInSeconds": 120}
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    rollback = deployment["AutoRollbackConfiguration"]["Alarms"]
+    assert {alarm["AlarmName"]["Ref"] for alarm in rollback} == set(alarms)
+    by_metric = {}
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
+        assert props["Namespace"] == "AWS/SageMaker" and props["Period"] == 60
+        assert dims["EndpointName"] == "xgb-test-endpoint"
+        by_metric[(dims["VariantName"], props["MetricName"])] = (
+            props["Statistic"], props["Threshold"], props["ComparisonOperator"])
+    assert by_metric == {
+        ("champion", "Invocation5XXErrors"): ("Sum", 2, "GreaterThanOrEqualToThreshold"),
+        ("challenger", "Invocation5XXErrors"): ("Sum", 2, "GreaterThanOrEqualToThreshold"),
+        ("champion", "ModelLatency"): ("Average", 500000, "GreaterThanThreshold"),  # microseconds
+        ("challenger", "ModelLatency"): ("Average", 500000, "GreaterThanThreshold"),
+    }
+
+
+def test_autoscaled_counts_are_retained_but_config_weights_apply(synthesized):
+    template = Template.from_json(inference(synthesized))
+    template.has_resource_properties("AWS::SageMaker::Endpoint", {
+        "RetainAllVariantProperties": True,
+        "ExcludeRetainedVariantProperties": [{"VariantPropertyType": "DesiredWeight"}]})
+
+
+def test_only_the_autoscaled_variant_gets_a_target_tracking_policy(synthesized):
+    template = Template.from_json(inference(synthesized))
+    (target_id, target), = template.find_resources("AWS::ApplicationAutoScaling::ScalableTarget").items()
+    props = target["Properties"]
+    assert (props["ServiceNamespace"], props["ScalableDimension"], props["MinCapacity"],
+            props["MaxCapacity"]) == ("sagemaker", "sagemaker:variant:DesiredInstanceCount", 1, 4)
+    assert "RoleARN" not in props  # Application Auto Scaling's service-linked role
+    resource_id = json.dumps(props["ResourceId"])
+    assert "endpoint/" in resource_id and "/variant/champion" in resource_id
+    assert "EndpointName" in resource_id  # GetAtt: created after the endpoint
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
+        "PolicyType": "TargetTrackingScaling",
+        "ScalingTargetId": {"Ref": target_id},
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": 750,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+            "ScaleInCooldown": 300, "ScaleOutCooldown": 60}})
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 1)
+
+
+def test_data_capture_goes_to_the_data_bucket_prefix_encrypted(synthesized):
+    template = Template.from_json(inference(synthesized))
+    (config,) = template.find_resources("AWS::SageMaker::EndpointConfig").values()
+    capture = config["Properties"]["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True and capture["InitialSamplingPercentage"] == 20
+    assert [o["CaptureMode"] for o in capture["CaptureOptions"]] == ["Input", "Output"]
+    destination = capture["DestinationS3Uri"]["Fn::Join"][1]
+    assert destination[0] == "s3://" and destination[-1] == "/data-capture/xgb-test"
+    assert destination[1]["Fn::GetStackOutput"]["StackName"] == "xgb-test-data"
+    assert capture["KmsKeyId"]["Fn::GetStackOutput"]["StackName"] == "xgb-test-data"
+
+
+def test_the_execution_role_may_write_data_capture_objects(synthesized):
+    from training import bucket_layout
+
+    assert bucket_layout.DATA_CAPTURE in bucket_layout.ROLE_PREFIXES
+    rendered = json.dumps(synthesized.template("data"))
+    assert '"/data-capture/*"' in rendered
+
+
+SERVERLESS = """
+[project]
+prefix = "xgb-sl"
+
+[endpoint]
+volume_kms = false
+
+[[variants]]
+name = "champion"
+manifest = "tests/fixtures/manifests/champion/manifest.json"
+weight = 1
+serverless = {memory_mb = 3072, max_concurrency = 10}
+"""
+
+
+@pytest.fixture(scope="module")
+def serverless(tmp_path_factory) -> dict:
+    directory = tmp_path_factory.mktemp("serverless")
+    return synthesize(write_config(directory, SERVERLESS), directory / "cdk.out").template("inference")
+
+
+def test_a_serverless_variant_has_memory_and_concurrency_and_no_instances(serverless):
+    template = Template.from_json(serverless)
+    (config,) = template.find_resources("AWS::SageMaker::EndpointConfig").values()
+    (variant,) = config["Properties"]["ProductionVariants"]
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 3072, "MaxConcurrency": 10}
+    assert "InstanceType" not in variant and "InitialInstanceCount" not in variant
+    assert "KmsKeyId" not in config["Properties"] and "DataCaptureConfig" not in config["Properties"]
+    template.has_resource_properties("AWS::SageMaker::Model", {"EnableNetworkIsolation": False})
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+    (endpoint,) = template.find_resources("AWS::SageMaker::Endpoint").values()
+    props = endpoint["Properties"]
+    assert props["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"] == {
+        "Type": "ALL_AT_ONCE"}
+    assert "AutoRollbackConfiguration" not in props["DeploymentConfig"]  # guardrails off
+    assert props["RetainAllVariantProperties"] is False  # nothing autoscales: the config is the truth
+
+
+def test_the_serverless_template_passes_cfn_lint(serverless):
+    from cfnlint.api import lint
+
+    errors = [m for m in lint(json.dumps(serverless), regions=["us-east-1"]) if m.rule.id.startswith("E")]
+    assert errors == []
+
+
+@pytest.mark.parametrize(("rollout", "routing"), [
+    (RolloutSettings(strategy="linear", linear_step_size=StepSize("instances", 1), wait_seconds=60),
+     ("LINEAR", 60, None, ("INSTANCE_COUNT", 1))),
+    (RolloutSettings(strategy="all_at_once", wait_seconds=60), ("ALL_AT_ONCE", None, None, None)),
+])
+def test_traffic_routing_for_the_other_strategies(rollout, routing):
+    """The mapping without a synth: only the chosen strategy's size and wait are set."""
+    policy = InferenceStack._deployment_config(rollout, []).blue_green_update_policy
+    config = policy.traffic_routing_configuration
+
+    def size(value):
+        return None if value is None else (value.type, value.value)
+
+    assert (config.type, config.wait_interval_in_seconds, size(config.canary_size),
+            size(config.linear_step_size)) == routing

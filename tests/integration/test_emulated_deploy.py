@@ -6,6 +6,8 @@ What moto does not emulate is listed here (and in the README) rather than assert
 - it ignores the SageMaker Endpoint's EndpointName, the Model's EnableNetworkIsolation and
   the bucket's VersioningConfiguration;
 - on an update it creates the new EndpointConfig but leaves the Endpoint on the old one;
+- it skips AWS::CloudWatch::Alarm and the ApplicationAutoScaling target and policy (the
+  Endpoint's DeploymentConfig naming the alarms is accepted);
 - it has no Fn::GetStackOutput, so the emulated deploy uses strong references (ImportValue).
 The templates' values for all of these are asserted in tests/infrastructure instead.
 """
@@ -14,13 +16,16 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
 from tests.conftest import FIXTURES, write_config
 from tools import emulator
 
 TEST_CONFIG = (FIXTURES / "config" / "two_variants.toml").read_text()
-CHANGED = TEST_CONFIG.replace("weight = 0.7", "weight = 0.5").replace("weight = 0.3", "weight = 0.4") + """
+# Adding a variant changes the slots: the documented way is one deploy with guardrails off.
+CHANGED = TEST_CONFIG.replace("weight = 0.7", "weight = 0.5").replace("weight = 0.3", "weight = 0.4").replace(
+    "guardrails = true", "guardrails = false") + """
 [[variants]]
 name = "canary"
 manifest = "tests/fixtures/manifests/challenger/manifest.json"
@@ -98,6 +103,24 @@ def test_models_endpoint_config_and_endpoint(deployed):
     artifact = challenger["PrimaryContainer"]["ModelDataUrl"]  # the local artifact, as an asset
     bucket, key = artifact.removeprefix("s3://").split("/", 1)
     assert aws["s3"].head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+
+
+def test_data_capture_and_dashboard(deployed):
+    aws, _, env, _ = deployed
+    sagemaker = aws["sagemaker"]
+    endpoint = sagemaker.describe_endpoint(EndpointName=outputs(aws, "xgb-test-inference")["EndpointName"])
+    assert endpoint["EndpointConfigName"] == outputs(aws, "xgb-test-inference")["EndpointConfigName"]
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    capture = config["DataCaptureConfig"]
+    bucket = outputs(aws, "xgb-test-data")["DataBucketName"]
+    assert capture["DestinationS3Uri"] == f"s3://{bucket}/data-capture/xgb-test"
+    assert capture["InitialSamplingPercentage"] == 20
+    dashboard = outputs(aws, "xgb-test-api")["DashboardName"]
+    assert dashboard == "xgb-test-endpoint"
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=dashboard)["DashboardBody"])
+    assert len(body["widgets"]) == 6
 
 
 def test_lambda_environment_and_api_route(deployed):

@@ -1,0 +1,497 @@
+"""``python -m training.ops``: operate the deployed endpoint: status, traffic, ab-report.
+
+- ``status``: the endpoint's state, the config it runs against the one the Inference stack
+  expects (a mismatch means the last update rolled back, or someone changed the endpoint
+  outside CloudFormation), and each variant's current / desired weight and capacity.
+- ``traffic``: show the weights, or shift them at run time (UpdateEndpointWeightsAndCapacities)
+  and print the config change that makes the shift permanent.
+- ``ab-report``: per-variant invocations, error rate and latency from CloudWatch over a window,
+  the offline metrics from the variants' manifests, a two-proportion z-test on the error
+  rates, as a table and a PNG chart.
+
+The deployment config is read with :func:`stacks.config.load_config` and manifests through it
+(training.manifest); nothing here parses either. Problems end as ``error: <problem>; <fix>``
+with exit code 2; ``status`` exits 1 when the endpoint is not on the stack's config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from stacks.config import DEFAULT_CONFIG_PATH, AppConfig, ConfigError, load_config
+from training.errors import CliError
+
+EXIT_OUT_OF_SYNC = 1
+EXIT_USAGE = 2
+DEFAULT_REGION = "us-east-1"
+ENDPOINT_CONFIG_TYPE = "AWS::SageMaker::EndpointConfig"
+SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+ClientFactory = Callable[[str, str], Any]  # (service, region) -> boto3 client
+
+
+@functools.cache
+def _session(region: str) -> Any:
+    import boto3
+
+    return boto3.Session(region_name=region)  # one per region: loads the service models once
+
+
+def _boto3_client(service: str, region: str) -> Any:
+    return _session(region).client(service)
+
+
+# --- shared ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VariantState:
+    name: str
+    current_weight: float | None
+    desired_weight: float | None
+    current_instances: int | None
+    desired_instances: int | None
+    serverless: str | None  # "memory MB / max concurrency" of a serverless variant
+
+
+def _call(what: str, function: Callable[..., Any], **kwargs: Any) -> Any:
+    try:
+        return function(**kwargs)
+    except NoCredentialsError:
+        raise CliError("no AWS credentials found", "configure credentials (aws configure, AWS_PROFILE, "
+                       "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)") from None
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message", str(error))
+        raise CliError(f"{what} failed: {message}", "check the endpoint name, the region (--region) "
+                       "and the credentials' permissions") from None
+    except BotoCoreError as error:
+        raise CliError(f"{what} failed ({error})", "check the network and the region") from None
+
+
+def describe_variants(endpoint: dict[str, Any]) -> list[VariantState]:
+    states = []
+    for variant in endpoint.get("ProductionVariants", []):
+        serverless = variant.get("CurrentServerlessConfig") or variant.get("DesiredServerlessConfig")
+        states.append(VariantState(
+            name=variant["VariantName"],
+            current_weight=variant.get("CurrentWeight"),
+            desired_weight=variant.get("DesiredWeight"),
+            current_instances=variant.get("CurrentInstanceCount"),
+            desired_instances=variant.get("DesiredInstanceCount"),
+            serverless=(f"{serverless['MemorySizeInMB']} MB / {serverless['MaxConcurrency']}"
+                        if serverless else None),
+        ))
+    return states
+
+
+def _fmt(value: float | int | None, pattern: str = "{:.3f}") -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
+             for row in [headers, *rows]]
+    return "\n".join(lines)
+
+
+def weight_table(config: AppConfig, states: Sequence[VariantState]) -> str:
+    configured = {v.name: v.weight for v in config.variants}
+    total_config = sum(configured.values()) or 1.0
+    total_now = sum(s.current_weight or 0.0 for s in states) or 1.0
+    rows = []
+    for state in states:
+        config_weight = configured.get(state.name)
+        rows.append([
+            state.name, _fmt(state.current_weight), f"{100 * (state.current_weight or 0) / total_now:.1f}%",
+            _fmt(state.desired_weight),
+            _fmt(config_weight) if config_weight is not None else "(not in config)",
+            f"{100 * config_weight / total_config:.1f}%" if config_weight is not None else "-",
+            state.serverless
+            or f"{_fmt(state.current_instances, '{}')}/{_fmt(state.desired_instances, '{}')}",
+        ])
+    return _table(["variant", "weight", "share", "desired", "config", "config share",
+                   "instances now/desired (or serverless)"], rows)
+
+
+def weight_drift(config: AppConfig, states: Sequence[VariantState]) -> list[tuple[str, float, float]]:
+    """(variant, config weight, endpoint weight) where the endpoint's share differs from the config's."""
+    configured = {v.name: v.weight for v in config.variants}
+    total_config = sum(configured.values()) or 1.0
+    weights = {s.name: (s.desired_weight if s.desired_weight is not None else s.current_weight or 0.0)
+               for s in states}
+    total_now = sum(weights.values()) or 1.0
+    drift = []
+    for name, weight in weights.items():
+        if name in configured and not math.isclose(weight / total_now, configured[name] / total_config,
+                                                   abs_tol=1e-6):
+            drift.append((name, configured[name], weight))
+    return drift
+
+
+def config_change(config: AppConfig, drift: Sequence[tuple[str, float, float]]) -> str:
+    lines = [f"To make these weights permanent, change {config.source}:"]
+    for name, old, new in drift:
+        lines.append(f'  [[variants]] name = "{name}":  weight = {old:g}  ->  weight = {new:g}')
+    lines.append("then commit it and deploy (make deploy). Until then the next deploy resets the "
+                 "weights to the config's (DesiredWeight is never retained).")
+    return "\n".join(lines)
+
+
+# --- status ----------------------------------------------------------------------------------
+
+def expected_endpoint_config(cloudformation: Any, stack: str) -> str | None:
+    """The EndpointConfig the Inference stack created (its physical id), or None if there is none."""
+    paginator = cloudformation.get_paginator("list_stack_resources")
+    try:
+        for page in paginator.paginate(StackName=stack):
+            for resource in page["StackResourceSummaries"]:
+                if resource["ResourceType"] == ENDPOINT_CONFIG_TYPE:
+                    physical = str(resource.get("PhysicalResourceId") or "")
+                    # CloudFormation reports the config's ARN; the endpoint names the config.
+                    return physical.rsplit("/", 1)[-1] or None
+    except ClientError as error:
+        if "does not exist" in str(error):
+            raise CliError(f"stack {stack} does not exist", "deploy the Inference stack (make deploy), "
+                           "or pass --config/--region matching the deployment") from None
+        raise
+    return None
+
+
+def status(config: AppConfig, region: str, clients: ClientFactory) -> int:
+    sagemaker = clients("sagemaker", region)
+    endpoint = _call("DescribeEndpoint", sagemaker.describe_endpoint, EndpointName=config.endpoint_name)
+    stack = config.stack_name("inference")
+    expected = _call("ListStackResources", expected_endpoint_config,
+                     cloudformation=clients("cloudformation", region), stack=stack)
+    running = endpoint["EndpointConfigName"]
+    modified = endpoint.get("LastModifiedTime")
+    print(f"endpoint {config.endpoint_name} ({region}): {endpoint['EndpointStatus']}"
+          + (f", last modified {modified:%Y-%m-%d %H:%M:%S %Z}" if isinstance(modified, datetime) else ""))
+    if endpoint.get("FailureReason"):
+        print(f"failure reason: {endpoint['FailureReason']}")
+    print(f"endpoint config: {running}")
+    print(f"stack {stack} expects: {expected or '(no EndpointConfig in the stack)'}")
+    in_sync = expected == running
+    print("config in sync: " + ("yes" if in_sync else "NO"))
+    print()
+    states = describe_variants(endpoint)
+    print(weight_table(config, states))
+    drift = weight_drift(config, states)
+    if drift:
+        print("\nweights differ from the config (shifted with `traffic`?):")
+        print(config_change(config, drift))
+    if not in_sync:
+        print(f"\nWARNING: the endpoint runs {running}, not the stack's {expected}. The last update "
+              "most likely rolled back (a guardrail alarm fired, or the new config failed), or the "
+              "endpoint was changed outside CloudFormation. Check the FailureReason above, the stack "
+              f"events of {stack} and the rollback alarms; fix, then deploy again.")
+        return EXIT_OUT_OF_SYNC
+    return 0
+
+
+# --- traffic ---------------------------------------------------------------------------------
+
+def _assignments(items: Sequence[str] | None, option: str, kind: type) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        try:
+            number = kind(value)
+        except ValueError:
+            number = None
+        if not sep or not name or number is None or number < 0 or (
+                isinstance(number, float) and not math.isfinite(number)):
+            raise CliError(f"{option} {item!r} is not NAME=VALUE with a number >= 0",
+                           f"write e.g. {option} challenger={'0.9' if kind is float else '2'}")
+        result[name] = number
+    return result
+
+
+def traffic(config: AppConfig, region: str, clients: ClientFactory, *, weights: Sequence[str] | None,
+            instances: Sequence[str] | None) -> int:
+    sagemaker = clients("sagemaker", region)
+    endpoint = _call("DescribeEndpoint", sagemaker.describe_endpoint, EndpointName=config.endpoint_name)
+    states = describe_variants(endpoint)
+    new_weights = _assignments(weights, "--set", float)
+    new_counts = _assignments(instances, "--instances", int)
+    if new_weights or new_counts:
+        known = {s.name for s in states}
+        unknown = sorted((set(new_weights) | set(new_counts)) - known)
+        if unknown:
+            raise CliError(f"the endpoint has no variant {', '.join(unknown)}",
+                           f"use one of {', '.join(sorted(known))}")
+        final = {s.name: new_weights.get(s.name, s.desired_weight or 0.0) for s in states}
+        if sum(final.values()) <= 0:
+            raise CliError("these weights would send no traffic anywhere", "give one variant a weight > 0")
+        if any(c < 1 for c in new_counts.values()):
+            raise CliError("--instances must be at least 1", "use a whole number >= 1")
+        serverless = sorted(s.name for s in states if s.serverless and s.name in new_counts)
+        if serverless:
+            raise CliError(f"{', '.join(serverless)} is serverless and has no instances",
+                           "drop --instances for it")
+        desired = []
+        for name in sorted(set(new_weights) | set(new_counts)):
+            entry: dict[str, Any] = {"VariantName": name}
+            if name in new_weights:
+                entry["DesiredWeight"] = new_weights[name]
+            if name in new_counts:
+                entry["DesiredInstanceCount"] = new_counts[name]
+            desired.append(entry)
+        _call("UpdateEndpointWeightsAndCapacities", sagemaker.update_endpoint_weights_and_capacities,
+              EndpointName=config.endpoint_name, DesiredWeightsAndCapacities=desired)
+        print(f"requested on {config.endpoint_name}: " + ", ".join(
+            f"{d['VariantName']} " + " ".join(f"{k.removeprefix('Desired').lower()}={v:g}"
+                                               for k, v in d.items() if k != "VariantName")
+            for d in desired))
+        print("SageMaker applies it without a new endpoint config (status Updating, then InService).\n")
+        endpoint = _call("DescribeEndpoint", sagemaker.describe_endpoint, EndpointName=config.endpoint_name)
+        states = describe_variants(endpoint)
+    print(weight_table(config, states))
+    drift = weight_drift(config, states)
+    if drift:
+        print("\nWARNING: the endpoint's weights drift from the config:")
+        print(config_change(config, drift))
+    else:
+        print("\nweights match the config.")
+    if new_counts:
+        print("Instance counts set here are kept across deploys only for endpoints with autoscaling "
+              "(RetainAllVariantProperties); otherwise the next deploy applies the config's instance_count.")
+    return 0
+
+
+# --- ab-report -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VariantReport:
+    name: str
+    invocations: float
+    errors_5xx: float
+    errors_4xx: float
+    latency_ms: float | None  # mean ModelLatency over the window
+    offline: dict[str, float]
+    run_id: str
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors_5xx / self.invocations if self.invocations else None
+
+
+@dataclass(frozen=True)
+class ZTest:
+    z: float
+    p_value: float
+
+
+def two_proportion_z_test(errors_a: float, total_a: float, errors_b: float, total_b: float) -> ZTest | None:
+    """Two-sided two-proportion z-test with the pooled proportion; None when it is undefined."""
+    if total_a <= 0 or total_b <= 0:
+        return None
+    pooled = (errors_a + errors_b) / (total_a + total_b)
+    variance = pooled * (1 - pooled) * (1 / total_a + 1 / total_b)
+    if variance <= 0:
+        return None
+    z = (errors_b / total_b - errors_a / total_a) / math.sqrt(variance)
+    return ZTest(z=z, p_value=math.erfc(abs(z) / math.sqrt(2)))
+
+
+def _period(window: timedelta) -> int:
+    # GetMetricData returns at most 100,800 points per call; keep it to a few hundred per metric.
+    seconds = window.total_seconds()
+    return 60 if seconds <= 3 * 3600 else 300 if seconds <= 24 * 3600 else 3600
+
+
+def fetch_metrics(cloudwatch: Any, endpoint_name: str, variants: Sequence[str], start: datetime,
+                  end: datetime) -> dict[tuple[str, str], float]:
+    """Sum of each (variant, metric:stat) over the window."""
+    wanted = [("Invocations", "Sum"), ("Invocation5XXErrors", "Sum"), ("Invocation4XXErrors", "Sum"),
+              ("ModelLatency", "Sum"), ("ModelLatency", "SampleCount")]
+    period = _period(end - start)
+    queries, keys = [], {}
+    for v_index, variant in enumerate(variants):
+        for m_index, (metric, stat) in enumerate(wanted):
+            query_id = f"v{v_index}m{m_index}"
+            keys[query_id] = (variant, f"{metric}:{stat}")
+            queries.append({"Id": query_id, "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": SAGEMAKER_NAMESPACE, "MetricName": metric, "Dimensions": [
+                    {"Name": "EndpointName", "Value": endpoint_name},
+                    {"Name": "VariantName", "Value": variant}]},
+                "Period": period, "Stat": stat}})
+    totals = dict.fromkeys(keys.values(), 0.0)
+    for offset in range(0, len(queries), 500):  # GetMetricData: at most 500 queries per call
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"MetricDataQueries": queries[offset:offset + 500],
+                                      "StartTime": start, "EndTime": end}
+            if token:
+                kwargs["NextToken"] = token
+            response = _call("GetMetricData", cloudwatch.get_metric_data, **kwargs)
+            for result in response["MetricDataResults"]:
+                totals[keys[result["Id"]]] += sum(result.get("Values", []))
+            token = response.get("NextToken")
+            if not token:
+                break
+    return totals
+
+
+def ab_report(config: AppConfig, region: str, clients: ClientFactory, *, hours: float,
+              baseline: str | None, alpha: float, chart: Path | None,
+              now: datetime | None = None) -> int:
+    if not config.has_models:
+        raise CliError("the config's variants have no manifests yet", "train them first (make train)")
+    names = [v.name for v in config.variants]
+    baseline = baseline or names[0]
+    if baseline not in names:
+        raise CliError(f"--baseline {baseline} is not a variant of {config.source}",
+                       f"use one of {', '.join(names)}")
+    end = now or datetime.now(UTC)
+    start = end - timedelta(hours=hours)
+    totals = fetch_metrics(clients("cloudwatch", region), config.endpoint_name, names, start, end)
+    reports = []
+    for model in config.models:
+        name = model.variant.name
+        samples = totals[(name, "ModelLatency:SampleCount")]
+        reports.append(VariantReport(
+            name=name, invocations=totals[(name, "Invocations:Sum")],
+            errors_5xx=totals[(name, "Invocation5XXErrors:Sum")],
+            errors_4xx=totals[(name, "Invocation4XXErrors:Sum")],
+            # ModelLatency is reported in microseconds.
+            latency_ms=totals[(name, "ModelLatency:Sum")] / samples / 1000 if samples else None,
+            offline=dict(model.manifest.metrics), run_id=model.manifest.source.run_id))
+    base = next(r for r in reports if r.name == baseline)
+    print(f"A/B report for {config.endpoint_name} ({region}), {start:%Y-%m-%d %H:%M} to "
+          f"{end:%Y-%m-%d %H:%M} UTC ({hours:g} h); baseline {baseline}\n")
+    offline_names = sorted({k for r in reports for k in r.offline})
+    rows = []
+    tests: dict[str, ZTest | None] = {}
+    for report in reports:
+        test = None if report is base else two_proportion_z_test(
+            base.errors_5xx, base.invocations, report.errors_5xx, report.invocations)
+        tests[report.name] = test
+        verdict = ("(baseline)" if report is base else "n/a (no traffic or no errors)" if test is None
+                   else f"z={test.z:+.2f} p={test.p_value:.4f} "
+                   + ("SIGNIFICANT" if test.p_value < alpha else "not significant"))
+        rows.append([report.name, report.run_id, f"{report.invocations:.0f}", f"{report.errors_5xx:.0f}",
+                     _fmt(report.error_rate, "{:.3%}"), f"{report.errors_4xx:.0f}",
+                     _fmt(report.latency_ms, "{:.1f}"),
+                     *[_fmt(report.offline.get(k), "{:.4g}") for k in offline_names], verdict])
+    print(_table(["variant", "model run", "invocations", "5xx", "5xx rate", "4xx", "latency ms",
+                  *[f"offline {k}" for k in offline_names], f"5xx rate vs baseline (alpha {alpha:g})"],
+                 rows))
+    print("\nTwo-sided two-proportion z-test (pooled) on the 5XX error rates; offline metrics from "
+          "each variant's manifest (test split).")
+    if any(test is not None for test in tests.values()) and min(r.errors_5xx for r in reports) < 5:
+        print("Note: fewer than 5 errors in a variant; the z-test's normal approximation is rough "
+              "there, so widen the window (--hours) before deciding.")
+    if chart is not None:
+        write_chart(chart, reports, config.endpoint_name, hours)
+        print(f"chart: {chart}")
+    return 0
+
+
+def write_chart(path: Path, reports: Sequence[VariantReport], endpoint: str, hours: float) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        raise CliError("matplotlib is not installed", "run make install, or pass --no-chart") from None
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    names = [r.name for r in reports]
+    figure, axes = plt.subplots(1, 3, figsize=(12, 4))
+    axes[0].bar(names, [r.invocations for r in reports], color="tab:blue")
+    axes[0].set_title("Invocations")
+    rates = [100 * (r.error_rate or 0.0) for r in reports]
+    # 95% normal-approximation interval of each error rate.
+    spans = [196 * math.sqrt(max(r.error_rate or 0.0, 0) * (1 - (r.error_rate or 0.0)) / r.invocations)
+             if r.invocations else 0.0 for r in reports]
+    lower = [min(rate, span) for rate, span in zip(rates, spans, strict=True)]  # a rate is >= 0
+    axes[1].bar(names, rates, yerr=[lower, spans], capsize=6, color="tab:red")
+    axes[1].set_title("5XX error rate (%, 95% CI)")
+    axes[2].bar(names, [r.latency_ms or 0.0 for r in reports], color="tab:green")
+    axes[2].set_title("Mean model latency (ms)")
+    figure.suptitle(f"{endpoint}: last {hours:g} h")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.ops",
+                                     description="Operate the deployed endpoint: status, traffic, ab-report.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=DEFAULT_CONFIG_PATH,
+                        help=f"the deployment config (default {DEFAULT_CONFIG_PATH})")
+    common.add_argument("--region", help="AWS region (default: project.region of the config, then "
+                        f"AWS_REGION / AWS_DEFAULT_REGION, then {DEFAULT_REGION})")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "status", parents=[common], help="endpoint status, variants, and whether the last update rolled back",
+        description="Show the endpoint's status and variants, and compare the endpoint config it "
+        "runs with the one the Inference stack expects (exit 1 when they differ: a rolled-back "
+        "or out-of-band update).")
+    traffic_parser = commands.add_parser(
+        "traffic", parents=[common], help="show or shift variant weights at run time",
+        description="Without options, show the weights. With --set / --instances, call "
+        "UpdateEndpointWeightsAndCapacities (no new endpoint config, no redeploy) and print the "
+        "config change that makes the new weights permanent.")
+    traffic_parser.add_argument("--set", action="append", metavar="VARIANT=WEIGHT", dest="weights",
+                                help="new relative weight of a variant (repeat for each variant)")
+    traffic_parser.add_argument("--instances", action="append", metavar="VARIANT=COUNT",
+                                help="new desired instance count of an instance variant")
+    report = commands.add_parser(
+        "ab-report", parents=[common], help="per-variant metrics, offline metrics and a significance test",
+        description="Per-variant invocations, 5XX error rate and mean model latency from CloudWatch "
+        "over a window, the offline metrics from each variant's manifest, a two-proportion z-test "
+        "of each variant's error rate against the baseline, and a PNG chart.")
+    report.add_argument("--hours", type=float, default=24.0, help="window length in hours (default 24)")
+    report.add_argument("--baseline", help="variant to compare against (default: the first in the config)")
+    report.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    report.add_argument("--chart", type=Path, default=Path("ab-report.png"),
+                        help="PNG chart path (default ab-report.png)")
+    report.add_argument("--no-chart", action="store_true", help="print the table only")
+    return parser
+
+
+def resolve_region(explicit: str | None, config: AppConfig) -> str:
+    return (explicit or config.region or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION)
+
+
+def main(argv: Sequence[str] | None = None, *, clients: ClientFactory = _boto3_client) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        try:
+            config = load_config(args.config)
+        except ConfigError as error:
+            raise CliError(str(error).replace("\n", " "),
+                           "fix the config (see README, Configuration)") from None
+        region = resolve_region(args.region, config)
+        if args.command == "status":
+            return status(config, region, clients)
+        if args.command == "traffic":
+            return traffic(config, region, clients, weights=args.weights, instances=args.instances)
+        if not 0 < args.hours <= 24 * 455 or not 0 < args.alpha < 1:
+            raise CliError("--hours must be in (0, 10920] (CloudWatch keeps 15 months) and --alpha in (0, 1)",
+                           "e.g. --hours 24 --alpha 0.05")
+        return ab_report(config, region, clients, hours=args.hours, baseline=args.baseline,
+                         alpha=args.alpha, chart=None if args.no_chart else args.chart)
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

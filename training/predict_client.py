@@ -1,0 +1,689 @@
+"""``python -m training predict``: send rows to the prediction API, write the predictions.
+
+Reads a CSV file (with header) or JSON lines (one object per line keyed by feature name), or
+stdin, splits the rows into requests well under the API's 6 MB / 10000-row limits, sends them
+with bounded concurrency and writes one line per input row, in input order, with the
+prediction and the production variant that served it.
+
+Targets: the deployed API (URL from the API stack's ``PredictUrl`` output, signed with SigV4
+from the normal AWS credential chain for ``api.auth = "iam"``, or with the ``x-api-key``
+header in ``api_key`` mode), a URL given with ``--url``, or the local API of
+``make serve-local`` (``--local``). 429/503/504 and connection errors are retried with
+exponential backoff and full jitter, honouring ``Retry-After``; any other error stops the run
+with the server's code and message and the input row it names. Output is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import email.utils
+import http.client
+import io
+import json
+import os
+import random
+import re
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+from urllib.parse import urlsplit
+
+from training.errors import CliError
+
+DEFAULT_CONFIG = "config/default.toml"
+DEFAULT_LOCAL_URL = "http://127.0.0.1:8080/predict"
+OUTPUT_URL = "PredictUrl"  # stacks/api_stack.py OUTPUT_URL (not imported: that pulls in aws_cdk)
+API_KEY_ENV = "XGB_API_KEY"
+SERVICE = "execute-api"
+# The handler accepts 10000 rows and 6291456 bytes per request; stay well under both so a
+# request is quick to retry and API Gateway's 29 s integration timeout is far away.
+DEFAULT_BATCH_ROWS = 1000
+MAX_BATCH_ROWS = 10000
+DEFAULT_BATCH_BYTES = 1_000_000
+MAX_BATCH_BYTES = 5_000_000
+RETRY_STATUSES = frozenset((429, 503, 504))
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 20.0
+RETRY_AFTER_CAP_S = 120.0
+
+AuthMode = Literal["iam", "api_key", "none"]
+Note = Callable[[str], None]
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?", re.ASCII)
+_CSV_NUMBER = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?([eE][+-]?\d+)?", re.ASCII)
+_EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``predict`` on the training CLI's subparsers."""
+    parser = commands.add_parser(
+        "predict", help="send rows (CSV / JSON lines) to the prediction API, write predictions",
+        description="Send rows to POST /predict (deployed, --url or --local) and write one line "
+        "per input row, in input order: row, prediction, variant, inference_id.")
+    parser.add_argument("input", help="CSV file with a header, JSON-lines file, or - for stdin")
+    parser.add_argument("--input-format", choices=("csv", "jsonl"),
+                        help="default: by extension (.csv, .jsonl/.ndjson), else by content")
+    parser.add_argument("--output", "-o", help="output file (default: stdout); written atomically")
+    parser.add_argument("--output-format", choices=("csv", "jsonl"),
+                        help="default: by the output's extension, else csv")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--url", help="the API's predict URL (default: the PredictUrl output of "
+                        "the config's <prefix>-api stack)")
+    target.add_argument("--local", action="store_true",
+                        help=f"the local API of make serve-local ({DEFAULT_LOCAL_URL})")
+    target.add_argument("--local-url", help="the local API at another URL (implies --local)")
+    parser.add_argument("--config", default=DEFAULT_CONFIG,
+                        help=f"deployment config: stack name, auth mode, feature names "
+                        f"(default {DEFAULT_CONFIG})")
+    parser.add_argument("--region", help="region of the stack and of the SigV4 signature "
+                        "(default: the config's, the URL's, or your AWS configuration's)")
+    parser.add_argument("--auth", choices=("iam", "api_key", "none"),
+                        help="default: the config's api.auth for the deployed API; for --url: "
+                        "api_key if a key is given, iam for execute-api hosts, else none")
+    parser.add_argument("--api-key", help=f"API key for api_key mode (default: ${API_KEY_ENV})")
+    parser.add_argument("--target-variant", help="send every row to this production variant")
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS,
+                        help=f"rows per request (default {DEFAULT_BATCH_ROWS}, at most {MAX_BATCH_ROWS})")
+    parser.add_argument("--batch-bytes", type=int, default=DEFAULT_BATCH_BYTES,
+                        help=f"body bytes per request (default {DEFAULT_BATCH_BYTES}, "
+                        f"at most {MAX_BATCH_BYTES})")
+    parser.add_argument("--max-attempts", type=int, default=6,
+                        help="attempts per request for 429/503/504 and connection errors (default 6)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per attempt (default 60)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar on stderr (default: when stderr is a terminal)")
+
+
+def run(args: argparse.Namespace) -> None:
+    _check_limits(args)
+    if args.output and args.output != "-" and not Path(args.output).resolve().parent.is_dir():
+        raise CliError(f"the directory of --output {args.output} does not exist", "create it first")
+    config = _load_config(args.config, required=not (args.url or args.local or args.local_url))
+    features = tuple(config.feature_names) if config is not None else ()
+    rows = read_rows(args.input, args.input_format, features, _note)
+    if not rows:
+        raise CliError(f"{args.input} has no rows", "give a CSV file with a header and rows, "
+                       "or JSON lines")
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        target = resolve_target(args, config)
+    except BotoCoreError as error:  # e.g. AWS_PROFILE names no profile
+        raise CliError(f"the AWS configuration could not be read: {error}",
+                       "check AWS_PROFILE and ~/.aws/config, or use --local / --auth none") from None
+    chunks = make_chunks(rows, args.batch_rows, args.batch_bytes, args.target_variant)
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = Progress(len(rows), len(chunks), sys.stderr if show else None)
+    sender = Sender(target, timeout=args.timeout, max_attempts=args.max_attempts)
+    results = send_all(chunks, sender, args.concurrency, progress)
+    out_format = args.output_format or (
+        "jsonl" if args.output and Path(args.output).suffix in (".jsonl", ".ndjson") else "csv")
+    write_output(chunks, results, args.output, out_format)
+    served: dict[str, int] = {}
+    for chunk, result in zip(chunks, results, strict=True):
+        variant = str(result.get("variant"))
+        served[variant] = served.get(variant, 0) + len(chunk.rows)
+    _note(f"predicted {len(rows)} rows in {len(chunks)} requests ({sender.retries} retries): "
+          + ", ".join(f"{name} {count}" for name, count in sorted(served.items()))
+          + (f" -> {args.output}" if args.output and args.output != "-" else ""))
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _check_limits(args: argparse.Namespace) -> None:
+    if not 1 <= args.batch_rows <= MAX_BATCH_ROWS:
+        raise CliError(f"--batch-rows {args.batch_rows} is out of range",
+                       f"use 1..{MAX_BATCH_ROWS} (the API's limit per request)")
+    if not 1000 <= args.batch_bytes <= MAX_BATCH_BYTES:
+        raise CliError(f"--batch-bytes {args.batch_bytes} is out of range",
+                       f"use 1000..{MAX_BATCH_BYTES} (the API accepts at most 6291456 bytes)")
+    if args.concurrency < 1 or args.max_attempts < 1 or args.timeout <= 0:
+        raise CliError("--concurrency, --max-attempts and --timeout must be positive",
+                       "e.g. --concurrency 4 --max-attempts 6 --timeout 60")
+
+
+def _load_config(path: str, *, required: bool) -> Any:
+    from stacks.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        if not required:
+            return None
+        raise CliError(f"{path} is not a valid config: " + "; ".join(error.problems),
+                       "fix the config, pass --config, or give the API with --url / --local") from None
+
+
+# --------------------------------------------------------------------------- input
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # 1-based data row
+    line: int  # line of the input where the row ends
+    body: str  # the instance as a JSON object
+
+
+def read_rows(source: str, input_format: str | None, features: tuple[str, ...], note: Note) -> list[Row]:
+    """The input's rows as JSON objects keyed by feature name, in input order."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CliError(f"input {source} does not exist", "check the path") from None
+    except UnicodeDecodeError:
+        raise CliError(f"input {source} is not UTF-8 text", "save it as UTF-8 CSV or JSON lines") from None
+    name = "stdin" if source == "-" else source
+    fmt = input_format or _format_of(source, text)
+    if fmt == "jsonl":
+        return jsonl_rows(text, name)
+    return csv_rows(text, name, features, note)
+
+
+def _format_of(source: str, text: str) -> str:
+    suffix = Path(source).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    return "jsonl" if text.lstrip().startswith("{") else "csv"
+
+
+def jsonl_rows(text: str, source: str) -> list[Row]:
+    """Each non-blank line must be a JSON object; it is forwarded as written (numbers exact)."""
+    rows: list[Row] = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as error:
+            raise CliError(f"{source} line {line_number} is not valid JSON ({error})",
+                           "write one JSON object per line") from None
+        if not isinstance(value, dict):
+            raise CliError(f"{source} line {line_number} is not a JSON object",
+                           "write one object per line keyed by feature name") from None
+        rows.append(Row(len(rows) + 1, line_number, line))
+    return rows
+
+
+def csv_rows(text: str, source: str, features: tuple[str, ...], note: Note) -> list[Row]:
+    reader = csv.reader(io.StringIO(text))
+    header = [cell.strip() for cell in next(reader, [])]
+    if not any(header):
+        return []
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise CliError(f"{source}: the header names {', '.join(duplicates)} more than once",
+                       "give every column a unique name")
+    if features:
+        missing = [name for name in features if name not in header]
+        if missing:
+            raise CliError(f"{source}: missing feature column(s) {', '.join(missing)}",
+                           f"the model needs {', '.join(features)} (any order; other columns "
+                           "are ignored)")
+        extra = [name for name in header if name not in features]
+        if extra:
+            note(f"note: ignoring column(s) {', '.join(extra)} of {source} (not model features)")
+        used = [(header.index(name), name) for name in features]
+    else:
+        note(f"note: the model's feature names are unknown (no trained variants in the config); "
+             f"sending every column of {source}")
+        used = list(enumerate(header))
+    keys = [json.dumps(name) + ":" for _, name in used]
+    rows: list[Row] = []
+    for cells in reader:
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            continue
+        if len(cells) != len(header):
+            raise CliError(f"{source} line {reader.line_num} has {len(cells)} fields; the header "
+                           f"has {len(header)}", "fix that line (quote values that contain commas)")
+        body = "{" + ",".join(key + json_value(cells[index]) for key, (index, _) in zip(keys, used,
+                                                                                       strict=True)) + "}"
+        rows.append(Row(len(rows) + 1, reader.line_num, body))
+    return rows
+
+
+def json_value(cell: str) -> str:
+    """A CSV cell as a JSON literal: the number as written, null if empty, else a JSON string
+    (which the API rejects with its own message naming the row and feature)."""
+    text = cell.strip()
+    if not text:
+        return "null"
+    if _JSON_NUMBER.fullmatch(text):
+        return text
+    match = _CSV_NUMBER.fullmatch(text)
+    if match and (match[2] or match[3]):  # +1, .5, 1., 007: rewrite as JSON, digits unchanged
+        sign, whole, fraction, exponent = match[1], match[2], match[3], match[4] or ""
+        whole = whole.lstrip("0") or "0"
+        return ("-" if sign == "-" else "") + whole + (f".{fraction}" if fraction else "") + exponent
+    return json.dumps(text)
+
+
+# --------------------------------------------------------------------------- chunks
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    rows: list[Row]
+    body: bytes
+
+    @property
+    def span(self) -> str:
+        first, last = self.rows[0], self.rows[-1]
+        return f"row {first.number}" if first is last else f"rows {first.number}-{last.number}"
+
+
+def make_chunks(rows: list[Row], max_rows: int, max_bytes: int, target_variant: str | None) -> list[Chunk]:
+    """Consecutive rows per request, at most ``max_rows`` and ``max_bytes`` of body each
+    (a single row larger than the budget goes alone; the API then answers 413)."""
+    tail = "]" + (f',"target_variant":{json.dumps(target_variant)}' if target_variant else "") + "}"
+    overhead = len(b'{"instances":[') + len(tail.encode())
+    chunks: list[Chunk] = []
+    current: list[Row] = []
+    size = overhead
+
+    def close() -> None:
+        body = '{"instances":[' + ",".join(row.body for row in current) + tail
+        chunks.append(Chunk(len(chunks), list(current), body.encode()))
+
+    for row in rows:
+        row_bytes = len(row.body.encode()) + (1 if current else 0)
+        if current and (len(current) >= max_rows or size + row_bytes > max_bytes):
+            close()
+            current, size = [], overhead
+            row_bytes -= 1
+        current.append(row)
+        size += row_bytes
+    if current:
+        close()
+    return chunks
+
+
+# --------------------------------------------------------------------------- target
+
+
+@dataclass
+class Target:
+    url: str
+    auth: AuthMode
+    region: str | None = None
+    credentials: Any = None  # botocore Credentials for iam
+    api_key: str | None = None
+
+
+def resolve_target(args: argparse.Namespace, config: Any) -> Target:
+    key = args.api_key or os.environ.get(API_KEY_ENV) or None
+    auth: AuthMode
+    if args.local or args.local_url:
+        url, auth = args.local_url or DEFAULT_LOCAL_URL, args.auth or "none"
+        region = args.region
+    elif args.url:
+        url = args.url
+        host = _EXECUTE_API_HOST.match(urlsplit(url).hostname or "")
+        auth = args.auth or ("api_key" if key else "iam" if host else "none")
+        region = args.region or (host[1] if host else None) or (config.region if config else None)
+    else:
+        region = args.region or config.region or config.model_region or _session().region_name
+        if not region:
+            raise CliError("no region for the API stack", "pass --region, or set project.region "
+                           "in the config or a region in your AWS configuration")
+        url = stack_url(config.stack_name("api"), region)
+        auth = args.auth or config.api.auth
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CliError(f"{url!r} is not an http(s) URL", "give the full URL, e.g. "
+                       "https://abc123.execute-api.us-east-1.amazonaws.com/v1/predict")
+    target = Target(url=url, auth=auth, region=region)
+    if auth == "iam":
+        if not region:
+            region = _session().region_name
+            if not region:
+                raise CliError("no region to sign the request for", "pass --region")
+            target.region = region
+        credentials = _session().get_credentials()
+        if credentials is None:
+            raise CliError("no AWS credentials found to sign the request (api.auth is iam)",
+                           "configure the AWS credential chain (aws configure, AWS_PROFILE, "
+                           "aws sso login, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+        target.credentials = credentials
+    elif auth == "api_key":
+        if not key:
+            raise CliError("the API uses API keys (api.auth is api_key) but no key was given",
+                           f"pass --api-key or set {API_KEY_ENV} (aws apigateway get-api-keys "
+                           "--include-values lists the stack's key)")
+        target.api_key = key
+    return target
+
+
+def _session() -> Any:
+    import boto3
+
+    return boto3.Session()
+
+
+def stack_url(stack_name: str, region: str) -> str:
+    """The ``PredictUrl`` output of the API stack, via CloudFormation DescribeStacks."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        client = _session().client("cloudformation", region_name=region)
+        response = client.describe_stacks(StackName=stack_name)
+    except NoCredentialsError:
+        raise CliError(f"no AWS credentials found to look up stack {stack_name}",
+                       "configure the AWS credential chain (aws configure, AWS_PROFILE, aws sso "
+                       "login), or pass --url / --local") from None
+    except ClientError as error:
+        detail = error.response.get("Error", {})
+        message = str(detail.get("Message", ""))
+        if detail.get("Code") == "ValidationError" and "does not exist" in message:
+            raise CliError(f"stack {stack_name} does not exist in {region}",
+                           "deploy it (make train, then make deploy), check --config and "
+                           "--region, or pass --url") from None
+        raise CliError(f"could not read stack {stack_name} in {region}: {detail.get('Code')}: "
+                       f"{message}", "check your credentials may call "
+                       "cloudformation:DescribeStacks, or pass --url") from None
+    except BotoCoreError as error:
+        raise CliError(f"could not look up stack {stack_name} in {region}: {error}",
+                       "check the network and --region, or pass --url") from None
+    for stack in response.get("Stacks", [])[:1]:
+        for output in stack.get("Outputs", []):
+            if output.get("OutputKey") == OUTPUT_URL:
+                return str(output["OutputValue"])
+    raise CliError(f"stack {stack_name} in {region} has no {OUTPUT_URL} output",
+                   "redeploy it with this project's make deploy, or pass --url")
+
+
+# --------------------------------------------------------------------------- sending
+
+
+class _Stopped(Exception):
+    """Another request failed or the user interrupted: give up quietly."""
+
+
+@dataclass
+class Sender:
+    """Posts chunks with retries; one keep-alive connection per worker thread."""
+
+    target: Target
+    timeout: float = 60.0
+    max_attempts: int = 6
+    stop: threading.Event = field(default_factory=threading.Event)
+    retries: int = 0
+    _local: threading.local = field(default_factory=threading.local)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _connections: list[http.client.HTTPConnection] = field(default_factory=list)
+
+    def post(self, chunk: Chunk) -> dict[str, Any]:
+        last = ""
+        for attempt in range(1, self.max_attempts + 1):
+            if self.stop.is_set():
+                raise _Stopped
+            retry_after: float | None = None
+            try:
+                status, headers, payload = self._send(chunk.body)
+            except (OSError, http.client.HTTPException) as error:
+                self._drop_connection()
+                if self.stop.is_set():
+                    raise _Stopped from None
+                last = f"connection error ({type(error).__name__}: {error})"
+            else:
+                if status == 200:
+                    return self._result(chunk, payload)
+                if status not in RETRY_STATUSES:
+                    raise api_error(chunk, status, payload)
+                last = f"HTTP {status} {_error_code(payload)}".rstrip()
+                retry_after = parse_retry_after(headers.get("retry-after"))
+            if attempt == self.max_attempts:
+                break
+            with self._lock:
+                self.retries += 1
+            jitter = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))
+            if self.stop.wait(max(jitter, min(retry_after or 0.0, RETRY_AFTER_CAP_S))):
+                raise _Stopped
+        raise CliError(f"request for input {chunk.span} failed after {self.max_attempts} attempts, "
+                       f"last: {last}", "the API is busy or unreachable; retry later, lower "
+                       "--concurrency or raise --max-attempts")
+
+    def _result(self, chunk: Chunk, payload: bytes) -> dict[str, Any]:
+        try:
+            doc = json.loads(payload)
+        except ValueError:
+            doc = None
+        if (not isinstance(doc, dict) or not isinstance(doc.get("predictions"), list)
+                or len(doc["predictions"]) != len(chunk.rows)):
+            raise CliError(f"the API's answer for input {chunk.span} is not "
+                           f"{len(chunk.rows)} predictions", "check that the URL is this "
+                           "project's POST /predict")
+        return doc
+
+    def _send(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        url = urlsplit(self.target.url)
+        headers = {"Host": url.netloc, "Content-Type": "application/json",
+                   "Accept": "application/json"}
+        if self.target.auth == "api_key" and self.target.api_key:
+            headers["x-api-key"] = self.target.api_key
+        elif self.target.auth == "iam":
+            headers = sign(self.target, body, headers)
+        connection = self._connection(url.scheme, url.hostname or "", url.port)
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        if response.will_close:
+            self._drop_connection()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
+
+    def _connection(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            connection = kind(host, port, timeout=self.timeout)
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def _drop_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+    def abort(self) -> None:
+        """Stop every worker: no new attempts, and in-flight requests are cut off."""
+        self.stop.set()
+        with self._lock:
+            for connection in self._connections:
+                sock = connection.sock
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+
+
+def sign(target: Target, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+    """SigV4 for execute-api with botocore's signer; returns the headers to send."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.exceptions import BotoCoreError
+
+    request = AWSRequest(method="POST", url=target.url, data=body, headers=headers)
+    try:
+        credentials = target.credentials.get_frozen_credentials()  # refreshed when near expiry
+    except BotoCoreError as error:
+        raise CliError(f"the AWS credentials could not be refreshed: {error}",
+                       "sign in again (e.g. aws sso login) and rerun") from None
+    SigV4Auth(credentials, SERVICE, target.region).add_auth(request)
+    return dict(request.headers.items())
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as delay-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def _error_detail(payload: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        return {}
+    error = doc.get("error") if isinstance(doc, dict) else None
+    if isinstance(error, dict):
+        return error
+    if isinstance(doc, dict) and isinstance(doc.get("message"), str):  # API Gateway's default shape
+        return {"message": doc["message"]}
+    return {}
+
+
+def _error_code(payload: bytes) -> str:
+    return str(_error_detail(payload).get("code", ""))
+
+
+def api_error(chunk: Chunk, status: int, payload: bytes) -> CliError:
+    """The server's error, with the input row it names (``instance`` is an index in the chunk)."""
+    detail = _error_detail(payload)
+    code = str(detail.get("code") or "")
+    message = str(detail.get("message") or payload[:200].decode("utf-8", "replace").strip()
+                  or "no message")
+    instance = detail.get("instance")
+    label = f"HTTP {status}" + (f" {code}" if code else "")
+    if isinstance(instance, int) and not isinstance(instance, bool) and 0 <= instance < len(chunk.rows):
+        row = chunk.rows[instance]
+        return CliError(f"the API rejected input row {row.number} (line {row.line}): {label}: "
+                        f"{message} [instances[{instance}] of the request with input {chunk.span}]",
+                        "fix that row and run again")
+    if status in (401, 403):
+        fix = ("check that your AWS credentials are allowed execute-api:Invoke on this API and "
+               "the region is right, or that the API key is valid")
+    elif status == 413:
+        fix = "lower --batch-rows / --batch-bytes"
+    elif status == 404:
+        fix = "check the URL (the deployed API is <stage URL>/predict; the stack output PredictUrl)"
+    elif status >= 500:
+        fix = "the service failed; see the function's log group, and retry later"
+    else:
+        fix = "fix the input or the options and run again"
+    return CliError(f"the API answered {label} for input {chunk.span}: {message}", fix)
+
+
+def send_all(chunks: list[Chunk], sender: Sender, concurrency: int,
+             progress: Progress) -> list[dict[str, Any]]:
+    """Every chunk's response, in chunk order; the first failure stops the rest."""
+    results: list[dict[str, Any] | None] = [None] * len(chunks)
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="predict")
+    futures: dict[Future[dict[str, Any]], Chunk] = {pool.submit(sender.post, c): c for c in chunks}
+    try:
+        pending: set[Future[dict[str, Any]]] = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: futures[f].index):
+                chunk = futures[future]
+                results[chunk.index] = future.result()
+                progress.advance(len(chunk.rows), sender.retries)
+    except KeyboardInterrupt:
+        sender.abort()  # cut off the requests in flight too
+        raise
+    except BaseException:
+        sender.stop.set()  # requests in flight finish; nothing new starts
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        progress.close()
+    return [result for result in results if result is not None]
+
+
+class Progress:
+    """``predict [#####-----] 1200/5000 rows, 2/5 requests`` on one stderr line."""
+
+    WIDTH = 30
+
+    def __init__(self, rows: int, requests: int, stream: IO[str] | None) -> None:
+        self.rows, self.requests, self.stream = rows, requests, stream
+        self.done_rows = self.done_requests = 0
+        self.drawn = 0.0
+
+    def advance(self, rows: int, retries: int) -> None:
+        self.done_rows += rows
+        self.done_requests += 1
+        now = time.monotonic()
+        if self.stream is not None and (now - self.drawn >= 0.1 or self.done_requests == self.requests):
+            self.drawn = now
+            filled = self.WIDTH * self.done_rows // max(self.rows, 1)
+            retried = f", {retries} retries" if retries else ""
+            self.stream.write(f"\rpredict [{'#' * filled}{'-' * (self.WIDTH - filled)}] "
+                              f"{self.done_rows}/{self.rows} rows, {self.done_requests}/"
+                              f"{self.requests} requests{retried}")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.stream is not None and self.done_requests:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# --------------------------------------------------------------------------- output
+
+
+def output_lines(chunks: list[Chunk], results: list[dict[str, Any]], fmt: str) -> Iterable[str]:
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["row", "prediction", "variant", "inference_id"])
+        yield buffer.getvalue()
+    for chunk, result in zip(chunks, results, strict=True):
+        variant, inference_id = result.get("variant"), result.get("inference_id")
+        for row, prediction in zip(chunk.rows, result["predictions"], strict=True):
+            if fmt == "jsonl":
+                yield json.dumps({"row": row.number, "prediction": prediction, "variant": variant,
+                                  "inference_id": inference_id}) + "\n"
+            else:
+                buffer.seek(0)
+                buffer.truncate()
+                writer.writerow([row.number, "" if prediction is None else json.dumps(prediction),
+                                 variant or "", inference_id or ""])
+                yield buffer.getvalue()
+
+
+def write_output(chunks: list[Chunk], results: list[dict[str, Any]], output: str | None, fmt: str) -> None:
+    lines = output_lines(chunks, results, fmt)
+    if not output or output == "-":
+        sys.stdout.writelines(lines)
+        sys.stdout.flush()
+        return
+    path = Path(output)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.writelines(lines)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 -> what a plain open() would give
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
