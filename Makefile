@@ -46,6 +46,7 @@ synth: install  ## cdk synth every stack into cdk.out/, then cfn-lint the templa
 	CDK_VALIDATION=false $(CDK) synth --quiet -c config=$(CONFIG)
 	.venv/bin/cfn-lint --regions $(LINT_REGIONS) --ignore-checks W3005 -- cdk.out/*.template.json
 	@echo "templates: $$(ls cdk.out/*.template.json | tr '\n' ' ')"
+	@$(PY) -m training cost --config $(CONFIG) --summary
 
 test: install  ## the whole offline test suite
 	$(PY) -m pytest -q

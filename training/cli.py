@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from training import data, dry_run, hyperparameters, local_runs, predict_client
+from training import cost, data, dry_run, hyperparameters, local_runs, predict_client
 from training.errors import CliError
 from training.images import DEFAULT_FRAMEWORK_VERSION, ImageError
 from training.manifest import ManifestError
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     examples.add_argument("--framework-version", default=DEFAULT_FRAMEWORK_VERSION)
     examples.add_argument("--prepared", type=Path, default=DEFAULT_PREPARED)
     predict_client.add_parser(commands)
+    cost.add_parser(commands)
     return parser
 
 
@@ -199,6 +200,7 @@ def cmd_train_examples(args: argparse.Namespace) -> None:
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "prepare": cmd_prepare, "train": cmd_train, "tune": cmd_tune, "evaluate": cmd_evaluate,
     "publish": cmd_publish, "train-examples": cmd_train_examples, "predict": predict_client.run,
+    "cost": cost.run,
 }
 
 
