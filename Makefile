@@ -41,12 +41,12 @@ node_modules/.installed: package.json package-lock.json
 train: install  ## train the config's variants locally into runs/<variant>/<run id>/ (+ latest)
 	$(PY) -m training train-examples --config $(CONFIG)
 
-synth: install  ## cdk synth every stack into cdk.out/, then cfn-lint the templates
+synth: install  ## cdk synth every stack into cdk.out/ (cdk-nag on; CFN_LINT=1 adds cfn-lint)
 	rm -rf cdk.out
 	CDK_VALIDATION=false $(CDK) synth --quiet -c config=$(CONFIG)
-	.venv/bin/cfn-lint --regions $(LINT_REGIONS) --ignore-checks W3005 -- cdk.out/*.template.json
+	$(if $(CFN_LINT),.venv/bin/cfn-lint --regions $(LINT_REGIONS) --ignore-checks W3005 -- cdk.out/*.template.json)
 	@echo "templates: $$(ls cdk.out/*.template.json | tr '\n' ' ')"
-	@$(PY) -m training cost --config $(CONFIG) --summary
+	@$(PY) -m training.cost --config $(CONFIG) --summary
 
 test: install  ## the whole offline test suite
 	$(PY) -m pytest -q
@@ -54,9 +54,10 @@ test: install  ## the whole offline test suite
 snapshot-update:  install  ## re-baseline the template snapshots (review the diff!)
 	$(PY) -m pytest -q tests/infrastructure/test_snapshots.py --snapshot-update
 
-lint: install  ## ruff, and mypy on the stacks, training and Lambda code
+lint: install  ## ruff, mypy on the stacks, training and Lambda code, cfn-lint on the templates
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	@$(MAKE) --no-print-directory synth CFN_LINT=1
 
 deploy: install  ## real cdk deploy (needs AWS credentials and a bootstrapped account)
 	$(CDK) deploy --all -c config=$(CONFIG) --require-approval broadening

@@ -10,6 +10,7 @@ Unknown instance types are reported, never guessed.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -143,3 +144,26 @@ def run(args: Any) -> None:
     except ConfigError as error:
         raise CliError(" / ".join([str(args.config), *error.problems]), "fix the config") from None
     print(summary_line(config) if args.summary else report(config))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.cost``: the same command without importing the whole training CLI
+    (xgboost, numpy), so `make synth` can print its line in a fraction of a second."""
+    import argparse
+
+    from training.errors import CliError
+
+    parser = argparse.ArgumentParser(prog="python -m training.cost")
+    commands = parser.add_subparsers(dest="command")
+    add_parser(commands)
+    args = parser.parse_args(["cost", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        run(args)
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
