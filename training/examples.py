@@ -8,6 +8,7 @@ is loaded the way ``cdk synth`` loads it, so a success here means the stacks wil
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def train_examples(config_path: Path, prepared_dir: Path, *, data_path: str | No
         run = local_runs.train_run(prepared, runs_dir, variant, hyperparameters.with_overrides(overrides),
                                    framework_version, region)
         scores = local_runs.evaluate_run(run, prepared)
-        yield f"{variant}: {run} " + " ".join(f"{k}={v:.3f}" for k, v in scores.items())
+        yield f"{variant}: {os.path.relpath(run)} " + " ".join(f"{k}={v:.3f}" for k, v in scores.items())
 
     try:
         load_config(config_path)
