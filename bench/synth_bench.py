@@ -15,10 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tools.cdk_cli import CDK, ROOT, cli_env
+
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-ENV = {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1",
-       "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+ENV = cli_env(validation=True)  # the hello world keeps CDK's defaults; make synth sets its own
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -29,7 +31,7 @@ def timed(command: list[str], cwd: Path) -> float:
 
 
 def main() -> int:
-    cdk = str(ROOT / "node_modules" / ".bin" / "cdk")
+    cdk = str(CDK)
     hello_dir = ROOT / "bench" / "synth_baseline"
     hello = [timed([cdk, "synth", "--no-notices", "--quiet", "-o", "/tmp/hello-cdk.out"], hello_dir)
              for _ in range(RUNS)]

@@ -27,7 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.cdk_cli import CDK, ROOT, cli_env
+
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 EMULATOR_CONTEXT = ["-c", "@aws-cdk/core:defaultCrossStackReferences=strong"]
@@ -67,19 +68,18 @@ def moto_server(port: int | None = None) -> Iterator[str]:
 
 def aws_env(url: str) -> dict[str, str]:
     """Environment that points the CDK CLI and boto3 at the emulator with fake credentials."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = cli_env({k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+                  validation=False)
     env.update({
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
         "AWS_ENDPOINT_URL": url, "AWS_ENDPOINT_URL_S3": url,
-        "CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1",
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_VALIDATION": "false",
     })
     return env
 
 
 def cdk(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = [str(ROOT / "node_modules" / ".bin" / "cdk"), *args, "--no-notices"]
+    command = [str(CDK), *args, "--no-notices"]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command[1:3])} failed:\n{result.stdout}\n{result.stderr}")

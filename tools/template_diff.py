@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,10 +18,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CDK = ROOT / "node_modules" / ".bin" / "cdk"
-ENV = {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1",
-       "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_VALIDATION": "false"}
+from tools.cdk_cli import CDK, ROOT, cli_env
+
+ENV = cli_env(validation=False)
 # Files that are not in git but that a synth reads: the trained models and prepared data.
 LOCAL_INPUTS = ("runs", "data", ".venv", "node_modules")
 
