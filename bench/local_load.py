@@ -9,7 +9,6 @@ percentiles; any non-200 answer is counted and fails the run.
 from __future__ import annotations
 
 import json
-import math
 import re
 import subprocess
 import sys
@@ -21,15 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from local.client import ApiClient  # noqa: E402
+from local.demo import percentile  # noqa: E402
 from stacks.config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
 from training.data import load_prepared  # noqa: E402
 
 CLIENTS, REQUESTS = 8, 5000
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
 
 
 def main() -> int:
