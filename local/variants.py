@@ -18,6 +18,8 @@ import xgboost as xgb
 
 from stacks.config import AppConfig
 from training import runs
+from training.errors import CliError
+from training.local_backend import check_xgboost
 from training.manifest import Manifest
 
 ENDPOINT_LIMIT_BYTES = 6291456  # the container's (and InvokeEndpoint's) request body limit
@@ -83,9 +85,10 @@ def load_variants(config: AppConfig) -> list[LocalVariant]:
 
 
 def _load(manifest: Manifest, artifact: Path | None) -> tuple[xgb.Booster | None, str | None]:
-    if manifest.xgboost_version != xgb.__version__:
-        return None, (f"the model targets xgboost {manifest.xgboost_version} (container "
-                      f"{manifest.framework_version}); this machine has {xgb.__version__}")
+    try:
+        check_xgboost(manifest.framework_version)  # the container's release, as training checks
+    except CliError as error:
+        return None, error.problem
     if artifact is None or not artifact.is_file():
         return None, "the manifest names no local model.tar.gz (publish-only models are not served locally)"
     try:
