@@ -90,10 +90,12 @@ def _money(low: float | None, high: float | None, factor: float = 1.0) -> str:
 def summary_line(config: AppConfig, prices: PriceTable | None = None) -> str:
     """One line for `make synth`."""
     table = prices or price_table()
-    costs = estimate(config, table)
-    known = [c for c in costs if c.hourly_low is not None and c.hourly_high is not None]
-    low = sum(c.hourly_low for c in known if c.hourly_low is not None)
-    high = sum(c.hourly_high for c in known if c.hourly_high is not None)
+    return _total_line(config, table, estimate(config, table))
+
+
+def _total_line(config: AppConfig, table: PriceTable, costs: list[VariantCost]) -> str:
+    low = sum(c.hourly_low for c in costs if c.hourly_low is not None)
+    high = sum(c.hourly_high for c in costs if c.hourly_high is not None)
     unknown = [c.name for c in costs if c.hourly_low is None]
     line = (f"estimated idle cost of {config.endpoint_name}: {_money(low, high)}/hour, "
             f"{_money(low, high, table.hours_per_month)}/month ({table.region} on-demand prices of "
@@ -119,7 +121,7 @@ def report(config: AppConfig, prices: PriceTable | None = None) -> str:
                      f"{_money(cost.hourly_low, cost.hourly_high, table.hours_per_month):>20}")
         if cost.note:
             lines.append(f"{'':<14}{cost.note}")
-    lines.append(summary_line(config, table))
+    lines.append(_total_line(config, table, costs))
     lines.append(f"Stop paying for the endpoint: npx cdk destroy {config.stack_name('api')} "
                  f"{config.stack_name('inference')} (the Data stack and its bucket stay).")
     return "\n".join(lines)
