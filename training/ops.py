@@ -167,6 +167,18 @@ def expected_endpoint_config(cloudformation: Any, stack: str) -> str | None:
     return None
 
 
+def print_weights(config: AppConfig, states: list[VariantState], *, drift_heading: str,
+                  in_sync_message: str | None = None) -> None:
+    """The variants' weights and counts, then the config change that makes any drift permanent."""
+    print(weight_table(config, states))
+    drift = weight_drift(config, states)
+    if drift:
+        print(f"\n{drift_heading}")
+        print(config_change(config, drift))
+    elif in_sync_message:
+        print(f"\n{in_sync_message}")
+
+
 def status(config: AppConfig, region: str, clients: ClientFactory) -> int:
     sagemaker = clients("sagemaker", region)
     endpoint = _call("DescribeEndpoint", sagemaker.describe_endpoint, EndpointName=config.endpoint_name)
@@ -184,12 +196,8 @@ def status(config: AppConfig, region: str, clients: ClientFactory) -> int:
     in_sync = expected == running
     print("config in sync: " + ("yes" if in_sync else "NO"))
     print()
-    states = describe_variants(endpoint)
-    print(weight_table(config, states))
-    drift = weight_drift(config, states)
-    if drift:
-        print("\nweights differ from the config (shifted with `traffic`?):")
-        print(config_change(config, drift))
+    print_weights(config, describe_variants(endpoint),
+                  drift_heading="weights differ from the config (shifted with `traffic`?):")
     if not in_sync:
         print(f"\nWARNING: the endpoint runs {running}, not the stack's {expected}. The last update "
               "most likely rolled back (a guardrail alarm fired, or the new config failed), or the "
@@ -256,13 +264,8 @@ def traffic(config: AppConfig, region: str, clients: ClientFactory, *, weights: 
         print("SageMaker applies it without a new endpoint config (status Updating, then InService).\n")
         endpoint = _call("DescribeEndpoint", sagemaker.describe_endpoint, EndpointName=config.endpoint_name)
         states = describe_variants(endpoint)
-    print(weight_table(config, states))
-    drift = weight_drift(config, states)
-    if drift:
-        print("\nWARNING: the endpoint's weights drift from the config:")
-        print(config_change(config, drift))
-    else:
-        print("\nweights match the config.")
+    print_weights(config, states, drift_heading="WARNING: the endpoint's weights drift from the config:",
+                  in_sync_message="weights match the config.")
     if new_counts:
         print("Instance counts set here are kept across deploys only for endpoints with autoscaling "
               "(RetainAllVariantProperties); otherwise the next deploy applies the config's instance_count.")
