@@ -8,8 +8,8 @@ import sys
 
 from aws_cdk import App
 
+from contract.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 from stacks.composition import compose
-from stacks.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 
 
 def main() -> int:

@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from contract.config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
 from local.client import ApiClient  # noqa: E402
 from local.demo import percentile  # noqa: E402
-from stacks.config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
 from training.data import load_prepared  # noqa: E402
 
 CLIENTS, REQUESTS = 8, 5000

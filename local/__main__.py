@@ -7,9 +7,9 @@ import signal
 import sys
 import threading
 
+from contract.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 from local import demo
 from local.stack import NotTrainedError, running
-from stacks.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 
 DEFAULT_API_PORT = 8080
 DEFAULT_RUNTIME_PORT = 8081

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from contract.config import load_config
 from local.client import ApiClient
 from local.stack import running
-from stacks.config import load_config
 from training.data import load_prepared
 
 LOG_FILE = Path("runs") / "local-demo-handler.log"

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from contract.config import AppConfig
 from local.api_front import ApiHTTPServer, load_handler
 from local.runtime_server import LocalRuntime, RuntimeHTTPServer
 from local.variants import load_variants
-from stacks.config import AppConfig
 
 HOST = "127.0.0.1"
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import xgboost as xgb
 
-from stacks.config import AppConfig
+from contract.config import AppConfig
+from contract.errors import CliError
+from contract.manifest import Manifest
 from training import runs
-from training.errors import CliError
 from training.local_backend import check_xgboost
-from training.manifest import Manifest
 
 ENDPOINT_LIMIT_BYTES = 6291456  # the container's (and InvokeEndpoint's) request body limit
 

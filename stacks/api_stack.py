@@ -19,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.config import LOG_RETENTION_NAMES, AppConfig
+from contract.config import LOG_RETENTION_NAMES, AppConfig
 from stacks.inference_stack import variant_metric
 from stacks.nag import acknowledge
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from aws_cdk import App, Environment, Stack
 
+from contract.config import AppConfig
+from contract.names import Component
 from stacks import nag
 from stacks.api_stack import ApiStack
-from stacks.config import AppConfig
 from stacks.data_stack import DataStack
 from stacks.inference_stack import InferenceStack
 
@@ -29,19 +30,19 @@ def compose(app: App, config: AppConfig) -> Stacks:
     common = {"env": env, "analytics_reporting": False}
     nag.enable_checks(app)
 
-    data = DataStack(app, config.stack_name("data"), description=(
+    data = DataStack(app, config.stack_name(Component.DATA), description=(
         f"{config.prefix}: data bucket, KMS key and SageMaker execution role (retained)"), **common)
     if not config.has_models:
         return Stacks(data=data, inference=None, api=None)
 
     inference = InferenceStack(
-        app, config.stack_name("inference"),
+        app, config.stack_name(Component.INFERENCE),
         description=f"{config.prefix}: SageMaker models, weighted endpoint config and endpoint",
         config=config, execution_role=data.execution_role,
         volume_key=data.key if config.endpoint.volume_kms else None,
         data_bucket=data.bucket, data_key=data.key, **common)
     api = ApiStack(
-        app, config.stack_name("api"),
+        app, config.stack_name(Component.API),
         description=f"{config.prefix}: preprocessing Lambda and REST API POST /predict",
         config=config, endpoint_name=inference.endpoint.attr_endpoint_name,
         endpoint_arn=inference.endpoint.ref, **common)

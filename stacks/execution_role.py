@@ -13,8 +13,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from contract import bucket_layout, images
 from stacks.nag import acknowledge
-from training import bucket_layout, images
 
 
 class SageMakerExecutionRole(Construct):

@@ -25,7 +25,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from stacks.config import AppConfig, RolloutSettings, VariantConfig, VariantModel
+from contract.config import AppConfig, RolloutSettings, VariantConfig, VariantModel
 
 OUTPUT_ENDPOINT = "EndpointName"
 OUTPUT_ENDPOINT_CONFIG = "EndpointConfigName"

@@ -17,8 +17,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import pytest
 
 if TYPE_CHECKING:
+    from contract.config import AppConfig
     from local.stack import LocalStack
-    from stacks.config import AppConfig
     from training.data import Prepared
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,8 +46,8 @@ def synthesize(config_path: Path, outdir: Path, *, validation: bool = False) -> 
     """Compose and synthesize the app the way app.py does; raises on cdk-nag findings."""
     from aws_cdk import App
 
+    from contract.config import load_config
     from stacks.composition import compose
-    from stacks.config import load_config
 
     config = load_config(config_path, base_dir=ROOT)
     app = App(context=cdk_context(), outdir=str(outdir),
@@ -101,7 +101,7 @@ class Deployment:
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory) -> Deployment:
     """A trained two-variant deployment (70/30) plus a variant whose model cannot load."""
-    from stacks.config import load_config
+    from contract.config import load_config
     from training.data import load_prepared
     from training.examples import train_examples
 

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from training.errors import CliError
+from contract.errors import CliError
 
 # Output keys written by stacks/data_stack.py (not imported: that module needs aws_cdk).
 OUTPUT_BUCKET = "DataBucketName"

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from contract.errors import CliError
+from contract.images import DEFAULT_FRAMEWORK_VERSION, ImageError
+from contract.manifest import ManifestError
 from training import cost, data, dry_run, hyperparameters, local_runs, predict_client
-from training.errors import CliError
-from training.images import DEFAULT_FRAMEWORK_VERSION, ImageError
-from training.manifest import ManifestError
 
 DEFAULT_PREPARED = Path("data/prepared")
 DEFAULT_RUNS = Path("runs")

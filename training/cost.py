@@ -16,7 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from stacks.config import AppConfig, VariantConfig
+from contract.config import AppConfig, VariantConfig
+from contract.names import Component
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 
@@ -122,8 +123,8 @@ def report(config: AppConfig, prices: PriceTable | None = None) -> str:
         if cost.note:
             lines.append(f"{'':<14}{cost.note}")
     lines.append(_total_line(config, table, costs))
-    lines.append(f"Stop paying for the endpoint: npx cdk destroy {config.stack_name('api')} "
-                 f"{config.stack_name('inference')} (the Data stack and its bucket stay).")
+    lines.append(f"Stop paying for the endpoint: npx cdk destroy {config.stack_name(Component.API)} "
+                 f"{config.stack_name(Component.INFERENCE)} (the Data stack and its bucket stay).")
     return "\n".join(lines)
 
 
@@ -138,8 +139,8 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: Any) -> None:
-    from stacks.config import ConfigError, load_config
-    from training.errors import CliError
+    from contract.config import ConfigError, load_config
+    from contract.errors import CliError
 
     try:
         config = load_config(args.config, resolve_models=False)
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     (xgboost, numpy), so `make synth` can print its line in a fraction of a second."""
     import argparse
 
-    from training.errors import CliError
+    from contract.errors import CliError
 
     parser = argparse.ArgumentParser(prog="python -m training.cost")
     commands = parser.add_subparsers(dest="command")

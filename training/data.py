@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from training.errors import CliError
+from contract.errors import CliError
 
 DEFAULT_TARGET = "target"
 DEFAULT_SEED = 42

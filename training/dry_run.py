@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from training.errors import CliError
+from contract.errors import CliError
 
 if TYPE_CHECKING:  # boto3 and botocore load only when a dry run starts, not for every --help
     import boto3

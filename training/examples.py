@@ -12,9 +12,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from stacks.config import ConfigError, load_config
+from contract.config import ConfigError, load_config
+from contract.errors import CliError
 from training import data, hyperparameters, local_runs
-from training.errors import CliError
 
 CHALLENGER_OVERRIDES = ["max_depth=3"]
 

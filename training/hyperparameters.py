@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from training.errors import CliError
+from contract.errors import CliError
 
 # The course values. eval_metric is set so that early_stopping_rounds really acts: without a
 # metric (or a tuning objective) the container ignores early stopping.

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import xgboost as xgb
 
+from contract.errors import CliError
+from contract.images import FRAMEWORK_XGBOOST_VERSIONS, check_framework_version
 from training.data import TRAIN, VALIDATION, Prepared
-from training.errors import CliError
 from training.hyperparameters import EARLY_STOPPING_ROUNDS, NUM_ROUND, Range
-from training.images import FRAMEWORK_XGBOOST_VERSIONS, check_framework_version
 
 Progress = Callable[[str], None]
 SMALL_DATA_ROWS = 100_000

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training import manifest as manifest_module
+from contract import manifest as manifest_module
+from contract.errors import CliError
+from contract.images import image_uri
+from contract.manifest import ARTIFACT_FILENAME, Feature, Manifest, ManifestError, Source
 from training import runs
 from training.data import Prepared
-from training.errors import CliError
 from training.hyperparameters import Range
-from training.images import image_uri
 from training.local_backend import TrainResult, check_xgboost, predict, train, tune
-from training.manifest import ARTIFACT_FILENAME, Feature, Manifest, ManifestError, Source
 from training.metrics import regression_metrics
 
 
 def build_manifest(*, source: Source, framework_version: str, region: str, prepared: Prepared,
                    hyperparameters: dict[str, str], metrics: dict[str, float],
                    artifact: str | None = None, model_data: str | None = None) -> Manifest:
-    from training.images import FRAMEWORK_XGBOOST_VERSIONS
+    from contract.images import FRAMEWORK_XGBOOST_VERSIONS
 
     return Manifest(
         source=source, framework_version=framework_version,

@@ -9,8 +9,8 @@
   the offline metrics from the variants' manifests, a two-proportion z-test on the error
   rates, as a table and a PNG chart.
 
-The deployment config is read with :func:`stacks.config.load_config` and manifests through it
-(training.manifest); nothing here parses either. Problems end as ``error: <problem>; <fix>``
+The deployment config is read with :func:`contract.config.load_config` and manifests through it
+(contract.manifest); nothing here parses either. Problems end as ``error: <problem>; <fix>``
 with exit code 2; ``status`` exits 1 when the endpoint is not on the stack's config.
 """
 
@@ -29,8 +29,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from stacks.config import DEFAULT_CONFIG_PATH, AppConfig, ConfigError, load_config
-from training.errors import CliError
+from contract.config import DEFAULT_CONFIG_PATH, AppConfig, ConfigError, load_config
+from contract.errors import CliError
+from contract.names import Component
 
 EXIT_OUT_OF_SYNC = 1
 EXIT_USAGE = 2
@@ -182,7 +183,7 @@ def print_weights(config: AppConfig, states: list[VariantState], *, drift_headin
 def status(config: AppConfig, region: str, clients: ClientFactory) -> int:
     sagemaker = clients("sagemaker", region)
     endpoint = _call("DescribeEndpoint", sagemaker.describe_endpoint, EndpointName=config.endpoint_name)
-    stack = config.stack_name("inference")
+    stack = config.stack_name(Component.INFERENCE)
     expected = _call("ListStackResources", expected_endpoint_config,
                      cloudformation=clients("cloudformation", region), stack=stack)
     running = endpoint["EndpointConfigName"]

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import IO, Any, Literal
 from urllib.parse import urlsplit
 
-from training.errors import CliError
+from contract.errors import CliError
+from contract.names import Component
 
 DEFAULT_CONFIG = "config/default.toml"
 DEFAULT_LOCAL_URL = "http://127.0.0.1:8080/predict"
@@ -158,7 +159,7 @@ def _check_limits(args: argparse.Namespace) -> None:
 
 
 def _load_config(path: str, *, required: bool) -> Any:
-    from stacks.config import ConfigError, load_config
+    from contract.config import ConfigError, load_config
 
     try:
         return load_config(path)
@@ -344,7 +345,7 @@ def resolve_target(args: argparse.Namespace, config: Any) -> Target:
         if not region:
             raise CliError("no region for the API stack", "pass --region, or set project.region "
                            "in the config or a region in your AWS configuration")
-        url = stack_url(config.stack_name("api"), region)
+        url = stack_url(config.stack_name(Component.API), region)
         auth = args.auth or config.api.auth
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from training.errors import CliError
+from contract.errors import CliError
 
 LATEST = "latest"
 MODEL_MEMBER = "xgboost-model"  # the only file the built-in container may find in the archive

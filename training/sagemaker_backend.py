@@ -22,15 +22,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from training import aws_context, bucket_layout, data, dry_run, runs
-from training import manifest as manifest_module
+from contract import bucket_layout
+from contract import manifest as manifest_module
+from contract.errors import CliError
+from contract.images import check_framework_version, image_uri
+from contract.manifest import Manifest, Source
+from training import aws_context, data, dry_run, runs
 from training import sagemaker_requests as requests
 from training.aws_context import DataStack
-from training.errors import CliError
 from training.hyperparameters import Range
-from training.images import check_framework_version, image_uri
 from training.local_runs import build_manifest, check_features, load_run
-from training.manifest import Manifest, Source
 from training.metrics import regression_metrics
 
 if TYPE_CHECKING:

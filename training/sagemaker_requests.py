@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training import bucket_layout
+from contract import bucket_layout
 
 CSV = "text/csv"
 CHANNELS = ("train", "validation")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.config import ConfigError, load_config, parse_config
+from contract.config import ConfigError, load_config, parse_config
 from tests.conftest import FIXTURES, ROOT
 
 CHAMPION = "tests/fixtures/manifests/champion/manifest.json"

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from contract import manifest
+from contract.manifest import ManifestError
 from tests.conftest import FIXTURES
-from training import manifest
-from training.manifest import ManifestError
 
 CHAMPION = FIXTURES / "manifests" / "champion" / "manifest.json"
 CHALLENGER = FIXTURES / "manifests" / "challenger" / "manifest.json"

@@ -2,7 +2,7 @@
 
 from aws_cdk.assertions import Match, Template
 
-from training import bucket_layout, images
+from contract import bucket_layout, images
 
 
 def data(synthesized) -> Template:

@@ -5,7 +5,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.config import RolloutSettings, StepSize, load_config
+from contract.config import RolloutSettings, StepSize, load_config
 from stacks.inference_stack import InferenceStack
 from tests.conftest import ROOT, TEST_CONFIG, synthesize, write_config
 
@@ -141,7 +141,7 @@ def test_data_capture_goes_to_the_data_bucket_prefix_encrypted(synthesized):
 
 
 def test_the_execution_role_may_write_data_capture_objects(synthesized):
-    from training import bucket_layout
+    from contract import bucket_layout
 
     assert bucket_layout.DATA_CAPTURE in bucket_layout.ROLE_PREFIXES
     rendered = json.dumps(synthesized.template("data"))

@@ -9,11 +9,11 @@ import threading
 import numpy as np
 import pytest
 
+from contract.manifest import artifact_path
 from local.api_front import REQUEST_SCHEMA
 from local.client import ApiClient
 from training import runs
 from training.local_backend import predict
-from training.manifest import artifact_path
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from stacks.config import parse_config
+from contract.config import parse_config
 from tests.conftest import ROOT
 from training.cost import estimate, price_table, report, summary_line
 

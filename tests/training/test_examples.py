@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.config import load_config
+from contract.config import load_config
 from training.cli import main
 
 CONFIG = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.errors import CliError
+from contract.errors import CliError
 from training.hyperparameters import DEFAULT_RANGES, DEFAULTS, Range, parse_ranges, with_overrides
 
 

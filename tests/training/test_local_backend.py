@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+from contract import manifest as manifest_module
+from contract.images import image_uri
 from training import hyperparameters, local_backend, local_runs, runs
-from training import manifest as manifest_module
 from training.data import Prepared
-from training.images import image_uri
 
 
 def _train(prepared: Prepared, runs_dir: Path, variant: str = "champion",

@@ -22,11 +22,11 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from contract import manifest as manifest_module
+from contract.images import image_uri
 from training import aws_context, dry_run, hyperparameters, local_runs, runs, sagemaker_backend
-from training import manifest as manifest_module
 from training.cli import main
 from training.data import Prepared
-from training.images import image_uri
 
 REGION = "us-east-1"
 BUCKET = "xgb-demo-data-bucket-test"
@@ -371,7 +371,7 @@ def test_image_registry_matches_the_sdk(framework_version: str) -> None:
     # training/images.py copies the SDK's registry accounts so synth needs no SDK: keep them equal.
     from sagemaker.core import image_uris
 
-    from training.images import registry_accounts, repository_name
+    from contract.images import registry_accounts, repository_name
 
     sdk = image_uris.config_for_framework("xgboost")["training"]["versions"][framework_version]
     assert sdk["repository"] == repository_name()

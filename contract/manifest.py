@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.images import FRAMEWORK_XGBOOST_VERSIONS
+from contract.images import FRAMEWORK_XGBOOST_VERSIONS
 
 SCHEMA_VERSION = 1
 MANIFEST_FILENAME = "manifest.json"

@@ -3,7 +3,7 @@
 ``app.py`` (and every tool that needs the deployment's shape) calls :func:`load_config`;
 everything downstream receives an :class:`AppConfig` and never re-validates. Every problem
 is reported at once, each naming the field and the fix, so a user fixes a config in one pass.
-This module needs only the standard library and the manifest module.
+Standard library only (see the ``contract`` package).
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
-from training import manifest as manifest_module
-from training.manifest import Manifest, ManifestError
+from contract import bucket_layout, names
+from contract import manifest as manifest_module
+from contract.limits import LAMBDA_ENVIRONMENT_LIMIT_BYTES, MAX_VARIANTS
+from contract.manifest import Manifest, ManifestError
+from contract.request import AUTH_MODES, AuthMode
 
 DEFAULT_CONFIG_PATH = "config/default.toml"
-MAX_VARIANTS = 10  # SageMaker: at most 10 production variants per endpoint config
-LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096  # Lambda: all environment variables together
-
-AuthMode = Literal["iam", "api_key", "none"]
-AUTH_MODES: tuple[AuthMode, ...] = ("iam", "api_key", "none")
 RolloutStrategy = Literal["all_at_once", "canary", "linear"]
 ROLLOUT_STRATEGIES: tuple[RolloutStrategy, ...] = ("all_at_once", "canary", "linear")
 # SageMaker's limits (API BlueGreenUpdatePolicy / TrafficRoutingConfig / ServerlessConfig).
@@ -37,7 +35,7 @@ SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_CONCURRENCY_RANGE = (1, 200)
 MAX_ROLLBACK_ALARMS = 10  # AutoRollbackConfiguration.Alarms: at most 10
 ALARMS_PER_VARIANT = 2  # Invocation5XXErrors and ModelLatency
-DATA_CAPTURE_PREFIX = "data-capture/"  # must match training.bucket_layout.DATA_CAPTURE
+DATA_CAPTURE_PREFIX = bucket_layout.DATA_CAPTURE
 
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$")
 _VARIANT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's pattern
@@ -186,12 +184,12 @@ class AppConfig:
     def model_region(self) -> str | None:
         return self.models[0].manifest.region if self.models else None
 
-    def stack_name(self, component: str) -> str:
-        return f"{self.prefix}-{component}"
+    def stack_name(self, component: names.Component) -> str:
+        return names.stack_name(self.prefix, component)
 
     @property
     def endpoint_name(self) -> str:
-        return f"{self.prefix}-endpoint"
+        return names.endpoint_name(self.prefix)
 
     def next_steps(self) -> str:
         missing = ", ".join(str(v.manifest_path) for v in self.variants)

@@ -8,6 +8,6 @@ DATASETS = "datasets/"  # prepared train / validation / test CSVs, one folder pe
 MODELS = "models/"  # training-job output and published local artifacts
 BATCH_TRANSFORM = "batch-transform/"  # evaluation inputs and outputs
 
-DATA_CAPTURE = "data-capture/"  # endpoint data capture (requests and responses), see stacks/config.py
+DATA_CAPTURE = "data-capture/"  # endpoint data capture (requests and responses)
 
 ROLE_PREFIXES = (DATASETS, MODELS, BATCH_TRANSFORM, DATA_CAPTURE)

@@ -1,0 +1,73 @@
+"""Names shared across components: stacks, their outputs, the Lambda's environment, metrics.
+
+Renaming a stack output here renames it in the template and in every reader at once; the
+readers (training, the client, operations) find deployed resources through these outputs.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Component(StrEnum):
+    """The three stacks, in deploy order: ``<project.prefix>-<component>``."""
+
+    DATA = "data"
+    INFERENCE = "inference"
+    API = "api"
+
+
+def stack_name(prefix: str, component: Component) -> str:
+    return f"{prefix}-{component}"
+
+
+def endpoint_name(prefix: str) -> str:
+    return f"{prefix}-endpoint"
+
+
+def dashboard_name(prefix: str) -> str:
+    return f"{prefix}-endpoint"
+
+
+def rest_api_name(prefix: str) -> str:
+    return f"{prefix}-predictions"
+
+
+class DataOutput(StrEnum):
+    """Outputs of the Data stack (training and publishing read them with DescribeStacks)."""
+
+    BUCKET = "DataBucketName"
+    EXECUTION_ROLE = "SageMakerExecutionRoleArn"
+    KEY = "DataKeyArn"
+
+
+class InferenceOutput(StrEnum):
+    ENDPOINT = "EndpointName"
+    # The config CloudFormation last deployed: `status` compares it with the live endpoint's.
+    ENDPOINT_CONFIG = "EndpointConfigName"
+
+
+class ApiOutput(StrEnum):
+    PREDICT_URL = "PredictUrl"
+    DASHBOARD = "DashboardName"
+
+
+class HandlerEnv(StrEnum):
+    """Environment variables of the preprocessing Lambda (the API stack sets the first two)."""
+
+    ENDPOINT_NAME = "ENDPOINT_NAME"
+    FEATURE_NAMES = "FEATURE_NAMES"  # JSON list, in training order
+    MAX_ROWS = "MAX_ROWS"
+    MAX_BODY_BYTES = "MAX_BODY_BYTES"
+    NULL_POLICY = "NULL_POLICY"  # "missing" or "reject"
+    ENDPOINT_ACCEPT = "ENDPOINT_ACCEPT"  # "text/csv" or "application/json"
+    CONNECT_TIMEOUT_SECONDS = "CONNECT_TIMEOUT_SECONDS"
+    READ_TIMEOUT_SECONDS = "READ_TIMEOUT_SECONDS"
+    MAX_ATTEMPTS = "MAX_ATTEMPTS"
+
+
+# The Lambda's entry point inside its asset (lambda/preprocess/handler.py, function handler).
+HANDLER_ENTRY_POINT = "handler.handler"
+SAGEMAKER_NAMESPACE = "AWS/SageMaker"  # CloudWatch namespace of endpoint metrics
+API_STAGE = "v1"
+PREDICT_PATH = "/predict"
