@@ -11,6 +11,8 @@ import json
 from functools import cache
 from pathlib import Path
 
+from contract.errors import CliError
+
 _REGISTRY_FILE = Path(__file__).with_name("xgboost_registries.json")
 
 # Container framework version -> the xgboost release inside it. A model saved by a newer
@@ -69,3 +71,15 @@ def image_uri(region: str, framework_version: str = DEFAULT_FRAMEWORK_VERSION) -
         f"{accounts[region]}.dkr.ecr.{region}.{ecr_domain(region)}/"
         f"{repository_name()}:{framework_version}"
     )
+
+
+def check_xgboost_version(framework_version: str, installed: str) -> str:
+    """The container's xgboost release; refuse any other installed release (the version trap)."""
+    check_framework_version(framework_version)
+    wanted = FRAMEWORK_XGBOOST_VERSIONS[framework_version]
+    if installed != wanted:
+        raise CliError(
+            f"installed xgboost is {installed} but container {framework_version} runs {wanted} "
+            "(a model saved by another release can predict wrong values there)",
+            f"install xgboost-cpu=={wanted}, or pick the matching --framework-version")
+    return wanted

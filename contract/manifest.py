@@ -25,7 +25,6 @@ from contract.images import FRAMEWORK_XGBOOST_VERSIONS
 
 SCHEMA_VERSION = 1
 MANIFEST_FILENAME = "manifest.json"
-ARTIFACT_FILENAME = "model.tar.gz"
 FEATURE_TYPES = ("numeric",)
 SOURCE_KINDS = ("local", "sagemaker-training", "sagemaker-tuning")
 

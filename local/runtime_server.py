@@ -16,8 +16,9 @@ import threading
 from http.server import ThreadingHTTPServer
 from urllib.parse import unquote
 
+from contract.limits import ENDPOINT_BODY_LIMIT_BYTES
 from local.loopback_http import LoopbackHandler
-from local.variants import ENDPOINT_LIMIT_BYTES, InputError, LocalVariant, WeightedRouter
+from local.variants import InputError, LocalVariant, WeightedRouter
 
 ACCOUNT = "123456789012"
 _INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
@@ -49,8 +50,8 @@ class LocalRuntime:
             variant = self.router.pick()
         with self._count_lock:
             self.counts[variant.name] += 1
-        if len(body) > ENDPOINT_LIMIT_BYTES:
-            return _model_error(variant, 413, "request body exceeds 6291456 bytes")
+        if len(body) > ENDPOINT_BODY_LIMIT_BYTES:
+            return _model_error(variant, 413, f"request body exceeds {ENDPOINT_BODY_LIMIT_BYTES} bytes")
         if content_type.split(";")[0].strip().lower() != "text/csv":
             return _model_error(variant, 415, f"content type {content_type!r} is not supported; "
                                 "send text/csv")

@@ -16,13 +16,11 @@ from pathlib import Path
 import numpy as np
 import xgboost as xgb
 
+from contract.artifact import read_model_archive
 from contract.config import AppConfig
 from contract.errors import CliError
+from contract.images import check_xgboost_version
 from contract.manifest import Manifest
-from training import runs
-from training.local_backend import check_xgboost
-
-ENDPOINT_LIMIT_BYTES = 6291456  # the container's (and InvokeEndpoint's) request body limit
 
 
 class InputError(ValueError):
@@ -86,14 +84,15 @@ def load_variants(config: AppConfig) -> list[LocalVariant]:
 
 def _load(manifest: Manifest, artifact: Path | None) -> tuple[xgb.Booster | None, str | None]:
     try:
-        check_xgboost(manifest.framework_version)  # the container's release, as training checks
+        # The container's xgboost release, checked as training checks it.
+        check_xgboost_version(manifest.framework_version, xgb.__version__)
     except CliError as error:
         return None, error.problem
     if artifact is None or not artifact.is_file():
         return None, "the manifest names no local model.tar.gz (publish-only models are not served locally)"
     try:
         booster = xgb.Booster()
-        booster.load_model(bytearray(runs.read_model_archive(artifact)))
+        booster.load_model(bytearray(read_model_archive(artifact)))
     except Exception as error:
         return None, f"model.tar.gz does not load: {type(error).__name__}"
     booster.set_param({"nthread": 1})

@@ -16,7 +16,7 @@ import numpy as np
 import xgboost as xgb
 
 from contract.errors import CliError
-from contract.images import FRAMEWORK_XGBOOST_VERSIONS, check_framework_version
+from contract.images import check_xgboost_version
 from training.data import TRAIN, VALIDATION, Prepared
 from training.hyperparameters import EARLY_STOPPING_ROUNDS, NUM_ROUND, Range
 
@@ -28,16 +28,9 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def check_xgboost(framework_version: str, installed: str = xgb.__version__) -> str:
+def check_xgboost(framework_version: str) -> str:
     """The xgboost version to record; refuse to train with any other release than the container's."""
-    check_framework_version(framework_version)
-    wanted = FRAMEWORK_XGBOOST_VERSIONS[framework_version]
-    if installed != wanted:
-        raise CliError(
-            f"installed xgboost is {installed} but container {framework_version} runs {wanted} "
-            "(a model saved by another release can predict wrong values there)",
-            f"install xgboost-cpu=={wanted}, or pick the matching --framework-version")
-    return wanted
+    return check_xgboost_version(framework_version, xgb.__version__)
 
 
 @dataclass(frozen=True)

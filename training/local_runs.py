@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from contract import manifest as manifest_module
+from contract.artifact import ARTIFACT_FILENAME, read_model_archive, write_model_archive
 from contract.errors import CliError
 from contract.images import image_uri
-from contract.manifest import ARTIFACT_FILENAME, Feature, Manifest, ManifestError, Source
+from contract.manifest import Feature, Manifest, ManifestError, Source
 from training import runs
 from training.data import Prepared
 from training.hyperparameters import Range
@@ -41,7 +42,7 @@ def _write_run(runs_dir: Path, variant: str, prepared: Prepared, hyperparameters
                  "best_iteration": float(result.best_iteration)},
         artifact=ARTIFACT_FILENAME)
     with runs.staged_run(runs_dir, variant, run_id) as staging:
-        runs.write_model_archive(result.model_bytes, staging, ARTIFACT_FILENAME)
+        write_model_archive(result.model_bytes, staging, ARTIFACT_FILENAME)
         manifest_module.write(manifest, staging)
     runs.point_latest(runs_dir, variant, run_id)
     return Path(runs_dir) / variant / run_id
@@ -84,7 +85,7 @@ def evaluate_run(run: Path, prepared: Prepared) -> dict[str, float]:
                        "evaluate a SageMaker-trained run with --backend sagemaker")
     check_xgboost(manifest.framework_version)
     features, labels = prepared.load_test()
-    scores = regression_metrics(labels, predict(runs.read_model_archive(artifact), features))
+    scores = regression_metrics(labels, predict(read_model_archive(artifact), features))
     updated = manifest.with_updates(metrics={**manifest.metrics, **scores})
     manifest_module.write(updated, manifest_path.parent)
     return scores

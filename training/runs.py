@@ -8,12 +8,10 @@ relative symlink, repointed atomically (a new link renamed over the old one).
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import secrets
 import shutil
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +21,6 @@ from pathlib import Path
 from contract.errors import CliError
 
 LATEST = "latest"
-MODEL_MEMBER = "xgboost-model"  # the only file the built-in container may find in the archive
 _VARIANT = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's variant-name pattern
 
 
@@ -64,25 +61,3 @@ def point_latest(runs_dir: Path, variant: str, run_id: str) -> Path:
     os.symlink(run_id, temporary)  # relative: the runs tree can move or be copied as a whole
     os.replace(temporary, link)
     return link
-
-
-def write_model_archive(model_bytes: bytes, directory: Path, name: str = "model.tar.gz") -> Path:
-    """model.tar.gz with exactly one member, xgboost-model, at the archive root."""
-    path = Path(directory) / name
-    info = tarfile.TarInfo(MODEL_MEMBER)
-    info.size = len(model_bytes)
-    info.mode = 0o644
-    with tarfile.open(path, "w:gz") as archive:
-        archive.addfile(info, io.BytesIO(model_bytes))
-    return path
-
-
-def read_model_archive(path: Path) -> bytes:
-    with tarfile.open(path, "r:gz") as archive:
-        members = archive.getmembers()
-        if [m.name for m in members] != [MODEL_MEMBER] or not members[0].isfile():
-            raise CliError(f"{path} must hold exactly one file named {MODEL_MEMBER}",
-                           "re-train the run; the built-in container loads every file as a model")
-        handle = archive.extractfile(members[0])
-        assert handle is not None
-        return handle.read()

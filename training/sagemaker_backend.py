@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from contract import bucket_layout
 from contract import manifest as manifest_module
+from contract.artifact import read_model_archive
 from contract.errors import CliError
 from contract.images import check_framework_version, image_uri
 from contract.manifest import Manifest, Source
@@ -338,7 +339,7 @@ def publish_run(args: argparse.Namespace, run: Path) -> str:
     if artifact is None or not artifact.is_file():
         raise CliError(f"run {run} has no local model.tar.gz to publish",
                        "a SageMaker-trained run is already in S3 (see its model_data)")
-    runs.read_model_archive(artifact)  # refuse to publish an archive the container cannot serve
+    read_model_archive(artifact)  # refuse to publish an archive the container cannot serve
     args.region, args.framework_version = manifest.region, manifest.framework_version
     variant = manifest_path.parent.resolve().parent.name
     ctx = _Context(args, variant)

@@ -9,10 +9,10 @@ import threading
 import numpy as np
 import pytest
 
+from contract.artifact import read_model_archive
 from contract.manifest import artifact_path
 from local.api_front import REQUEST_SCHEMA
 from local.client import ApiClient
-from training import runs
 from training.local_backend import predict
 
 
@@ -26,7 +26,7 @@ def client(local_stack):
 def expected_predictions(deployment, variant: str, rows: np.ndarray) -> np.ndarray:
     model = next(m for m in deployment.config.models if m.variant.name == variant)
     archive = artifact_path(model.manifest, model.variant.manifest_path)
-    return predict(runs.read_model_archive(archive), rows)
+    return predict(read_model_archive(archive), rows)
 
 
 def instances(deployment, rows: np.ndarray) -> list[dict[str, float]]:

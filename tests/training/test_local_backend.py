@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+from contract import artifact
 from contract import manifest as manifest_module
 from contract.images import image_uri
-from training import hyperparameters, local_backend, local_runs, runs
+from training import hyperparameters, local_backend, local_runs
 from training.data import Prepared
 
 
@@ -32,10 +33,10 @@ def test_artifact_holds_exactly_one_member_named_xgboost_model(prepared: Prepare
 def test_artifact_predicts_identically_in_the_container_xgboost(prepared: Prepared, tmp_path: Path) -> None:
     assert xgb.__version__ == "3.0.5"  # the xgboost of container 3.0-5
     result = local_backend.train(prepared, hyperparameters.with_overrides([]))
-    archive = runs.write_model_archive(result.model_bytes, tmp_path)
+    archive = artifact.write_model_archive(result.model_bytes, tmp_path)
     features, _ = prepared.load_test()
     in_memory = result.booster.predict(xgb.DMatrix(features))
-    from_artifact = local_backend.predict(runs.read_model_archive(archive), features)
+    from_artifact = local_backend.predict(artifact.read_model_archive(archive), features)
     assert np.array_equal(in_memory, from_artifact.astype(in_memory.dtype))
     # The container extracts the archive and loads the file by path: do the same.
     with tarfile.open(archive) as opened:
@@ -84,7 +85,7 @@ def test_a_failed_run_leaves_nothing_behind(prepared: Prepared, tmp_path: Path,
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(runs, "write_model_archive", broken)
+    monkeypatch.setattr(local_runs, "write_model_archive", broken)
     with pytest.raises(OSError):
         _train(prepared, tmp_path)
     variant_dir = tmp_path / "champion"
