@@ -1,13 +1,16 @@
 """Benchmark of the preprocessing Lambda (not a test): `make bench`.
 
-1. Cold start: fresh interpreters that import the handler module (which creates its
-   sagemaker-runtime client) against fresh interpreters that only `import boto3` and create a
-   `sagemaker-runtime` client (the floor). Median of N alternating runs; time measured inside the
-   child around the import, and the child's whole wall time. The handler is measured both with
-   its bytecode cached and without (as deployed: the asset has no __pycache__).
+1. Cold start: fresh interpreters that import the handler module the way Lambda does (a copy
+   of the asset, symlinks resolved, as its root on sys.path, then `import handler`, which builds
+   its service and sagemaker-runtime client) against fresh interpreters that only
+   `import boto3` and create a `sagemaker-runtime` client (the floor). Median of N alternating
+   runs; time measured inside the child around the import, and the child's whole wall time. The
+   handler is measured both with its bytecode cached and without (as deployed: the asset has no
+   __pycache__).
 2. Warm per-request cost for 1, 100, 1000 and 10000 rows of JSON objects, with a botocore
    Stubber on a real sagemaker-runtime client (no network), for
-     handler  lambda/preprocess/handler.py, full validation on (its log line goes to /dev/null)
+     handler  the Lambda's service (local/lambda_host.py), full validation on (its log line
+              goes to /dev/null)
      floor    json-parses the body, joins each row's values in feature order into CSV with no
               validation, calls the runtime, splits the response lines into floats, json-dumps
      pandas   the same with pandas and numpy (DataFrame -> to_csv, read_csv -> tolist)
@@ -21,11 +24,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,15 +38,23 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-HANDLER = ROOT / "lambda" / "preprocess" / "handler.py"
+sys.path.insert(0, str(ROOT))
+
+from local.lambda_host import ASSET_DIR, load_service, stack_environment  # noqa: E402
+
 REGION = "us-east-1"
 ENDPOINT = "bench-endpoint"
 
 
+def lambda_environment(features: list[str]) -> dict[str, str]:
+    """What the function's environment holds: the stack's variables, a region, credentials."""
+    return {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench", **stack_environment(ENDPOINT, features)}
+
+
 def environment(features: list[str]) -> dict[str, str]:
-    return {**os.environ, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench", "ENDPOINT_NAME": ENDPOINT,
-            "FEATURE_NAMES": json.dumps(features), "PYTHONHASHSEED": "0"}
+    """A child interpreter's environment: this one's plus the function's."""
+    return {**os.environ, **lambda_environment(features), "PYTHONHASHSEED": "0"}
 
 
 # ------------------------------------------------------------------------------- cold start
@@ -51,10 +62,8 @@ def environment(features: list[str]) -> dict[str, str]:
 CHILD_HANDLER = """
 import sys, time
 t0 = time.perf_counter()
-import importlib.util
-spec = importlib.util.spec_from_file_location("handler", {path!r})
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
+sys.path.insert(0, {asset!r})
+import handler
 print(time.perf_counter() - t0)
 """
 CHILD_FLOOR = """
@@ -75,39 +84,30 @@ def child(code: str, env: dict[str, str], extra: list[str]) -> tuple[float, floa
 
 def cold_start(runs: int, features: list[str]) -> dict[str, tuple[float, float]]:
     env = environment(features)
-    # A copy outside the repo: with its bytecode cached, and without (-B, no __pycache__).
-    tmp = Path(tempfile.mkdtemp())
-    cached_dir, fresh_dir = tmp / "cached", tmp / "fresh"
-    cached_dir.mkdir()
-    fresh_dir.mkdir()
-    for d in (cached_dir, fresh_dir):
-        (d / "handler.py").write_bytes(HANDLER.read_bytes())
-    codes = {
-        "floor: import boto3 + client": (CHILD_FLOOR.format(region=REGION), []),
-        "handler (bytecode cached)": (CHILD_HANDLER.format(path=str(cached_dir / "handler.py")), []),
-        "handler (as deployed, no .pyc)": (CHILD_HANDLER.format(path=str(fresh_dir / "handler.py")),
-                                           ["-B"]),
-    }
-    for code, extra in codes.values():  # warm the OS file cache and write the .pyc once
-        child(code, env, extra)
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in codes}
-    for _ in range(runs):
-        for name, (code, extra) in codes.items():
-            samples[name].append(child(code, env, extra))
+    # Copies of the asset outside the repo, as CDK packages it (symlinks followed, no
+    # __pycache__): one with its bytecode cached, one without (-B, no __pycache__).
+    # -P: nothing but the asset copy and the installed packages is importable in the child.
+    with tempfile.TemporaryDirectory() as tmp:
+        cached_dir, fresh_dir = Path(tmp) / "cached", Path(tmp) / "fresh"
+        for d in (cached_dir, fresh_dir):
+            shutil.copytree(ASSET_DIR, d, ignore=shutil.ignore_patterns("__pycache__"))
+        codes = {
+            "floor: import boto3 + client": (CHILD_FLOOR.format(region=REGION), ["-P"]),
+            "handler (bytecode cached)": (CHILD_HANDLER.format(asset=str(cached_dir)), ["-P"]),
+            "handler (as deployed, no .pyc)": (CHILD_HANDLER.format(asset=str(fresh_dir)),
+                                               ["-P", "-B"]),
+        }
+        for code, extra in codes.values():  # warm the OS file cache and write the .pyc once
+            child(code, env, extra)
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in codes}
+        for _ in range(runs):
+            for name, (code, extra) in codes.items():
+                samples[name].append(child(code, env, extra))
     return {name: (statistics.median(s[0] for s in v), statistics.median(s[1] for s in v))
             for name, v in samples.items()}
 
 
 # ------------------------------------------------------------------------------- warm path
-
-
-def load_handler(features: list[str]) -> Any:
-    os.environ.update(environment(features))
-    spec = importlib.util.spec_from_file_location("bench_handler", HANDLER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_floor(runtime: Any, features: list[str]) -> Any:
@@ -179,9 +179,9 @@ Timings = list[tuple[int, dict[str, float], dict[str, float]]]  # rows, CPU and 
 
 
 def warm(sizes: list[int], features: list[str], repeats: int) -> Timings:
-    handler = load_handler(features)
-    client = handler._runtime
-    variants = {"handler": handler.handler, "floor": make_floor(client, features),
+    service = load_service(lambda_environment(features))
+    client = service.runtime
+    variants = {"handler": service.handle, "floor": make_floor(client, features),
                 "pandas": make_pandas(client, features)}
     rng = random.Random(42)
     results = []

@@ -10,22 +10,16 @@ the stack's gateway responses. Not mirrored: IAM/API-key auth and stage throttli
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import os
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local.lambda_host import LambdaHandler
 from local.loopback_http import LoopbackHandler
 
-HANDLER_PATH = Path(__file__).resolve().parent.parent / "lambda" / "preprocess" / "handler.py"
 STAGE = "v1"
 API_PAYLOAD_LIMIT = 10 * 1024 * 1024  # API Gateway REST request payload limit
 
@@ -42,41 +36,6 @@ REQUEST_SCHEMA: dict[str, Any] = {
     },
 }
 _JSON_TYPES = {"array": list, "string": str, "object": dict}
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def load_handler(*, endpoint_name: str, feature_names: list[str], runtime_url: str) -> ModuleType:
-    """Import a fresh copy of the Lambda handler wired the way the API stack wires it.
-
-    The handler builds its runtime client at import (as in Lambda), so the environment is set
-    for the import: the stack's variables, fake credentials, and the runtime endpoint override.
-    """
-    environment = {
-        "ENDPOINT_NAME": endpoint_name,
-        "FEATURE_NAMES": json.dumps(feature_names),
-        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": runtime_url,
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    spec = importlib.util.spec_from_file_location(f"preprocess_handler_{uuid.uuid4().hex}", HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    with _environment(environment):
-        spec.loader.exec_module(module)
-    return module
 
 
 def gateway_error(status: int, response_type: str, message: str) -> tuple[int, dict[str, str], bytes]:
@@ -165,7 +124,7 @@ class _Handler(LoopbackHandler):
             self.respond(*rejected)
             return
         event = proxy_event("POST", self.path, dict(self.headers.items()), body)
-        result = self.server.handler.handler(event, LambdaContext())
+        result = self.server.handler(event, LambdaContext())
         self.respond(int(result["statusCode"]), dict(result.get("headers") or {}),
                    str(result.get("body") or "").encode())
 
@@ -177,7 +136,7 @@ class _Handler(LoopbackHandler):
 class ApiHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], handler: ModuleType, health: dict[str, Any],
+    def __init__(self, address: tuple[str, int], handler: LambdaHandler, health: dict[str, Any],
                  *, access_log: bool = False) -> None:
         super().__init__(address, _Handler)
         self.handler = handler

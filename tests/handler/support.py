@@ -1,27 +1,31 @@
 """Helpers for the handler tests.
 
-Load lambda/preprocess/handler.py by path (``lambda`` is a keyword) under a given environment.
-
-Each call of ``load_handler`` sets the environment first and executes the module afresh, so
-module-level configuration and the runtime client reflect it. ``stub`` wraps the module-level
-client in a botocore Stubber: every call goes through real botocore parameter validation.
+``load_handler`` builds the Lambda's service (local/lambda_host.py, the one loader) from the
+base environment plus overrides; nothing touches ``os.environ``. The test ``h`` fixture and
+``load_handler`` return that service: ``handle(event, context)`` is the entry point's work,
+``runtime`` the sagemaker-runtime client (``stub`` wraps it in a botocore Stubber: every call
+goes through real botocore parameter validation), ``json_rows`` the JSON body parser.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import os
-import sys
-from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from botocore.response import StreamingBody
 
-HANDLER_PATH = Path(__file__).resolve().parents[2] / "lambda" / "preprocess" / "handler.py"
+from local.lambda_host import PredictionService, load_service
+
+# isort: split
+# The asset's modules: importable once local.lambda_host has put the asset on sys.path.
+from preprocessing.endpoint import predictions
+from preprocessing.errors import RequestError
+from preprocessing.json_rows import Slow
+
+__all__ = ["PredictionService", "RequestError", "Slow", "predictions"]
+
 FEATURES = ["f0", "f1", "f2"]
 ENDPOINT = "xgb-demo-endpoint"
 BASE_ENV = {
@@ -32,29 +36,10 @@ BASE_ENV = {
     "ENDPOINT_NAME": ENDPOINT,
     "FEATURE_NAMES": json.dumps(FEATURES),
 }
-CONFIG_VARS = ("MAX_ROWS", "MAX_BODY_BYTES", "NULL_POLICY", "ENDPOINT_ACCEPT",
-               "CONNECT_TIMEOUT_SECONDS", "READ_TIMEOUT_SECONDS", "MAX_ATTEMPTS")
 
 
-def load_handler(monkeypatch: pytest.MonkeyPatch | None = None, **env: str) -> ModuleType:
-    values = {**BASE_ENV, **env}
-    for name in CONFIG_VARS:
-        if name not in values:
-            if monkeypatch:
-                monkeypatch.delenv(name, raising=False)
-            else:
-                os.environ.pop(name, None)
-    for name, value in values.items():
-        if monkeypatch:
-            monkeypatch.setenv(name, value)
-        else:
-            os.environ[name] = value
-    spec = importlib.util.spec_from_file_location("preprocess_handler", HANDLER_PATH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["preprocess_handler"] = module
-    spec.loader.exec_module(module)
-    return module
+def load_handler(**env: str) -> PredictionService:
+    return load_service({**BASE_ENV, **env})
 
 
 def streaming(data: bytes) -> StreamingBody:
@@ -89,8 +74,8 @@ def event(body: Any = None, content_type: str | None = "application/json", *,
 CONTEXT = SimpleNamespace(aws_request_id="11111111-2222-3333-4444-555555555555")
 
 
-def call(module: ModuleType, evt: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
-    result = module.handler(evt, CONTEXT)
+def call(service: PredictionService, evt: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    result = service.handle(evt, CONTEXT)
     return result["statusCode"], json.loads(result["body"]), result["headers"]
 
 

@@ -85,11 +85,11 @@ def test_response_formats(h, stub, text, predictions):
     assert (status, body["predictions"]) == (200, predictions)
 
 
-def test_json_response_when_asked(monkeypatch):
-    module = load_handler(monkeypatch, ENDPOINT_ACCEPT="application/json")
+def test_json_response_when_asked():
+    module = load_handler(ENDPOINT_ACCEPT="application/json")
     from botocore.stub import Stubber
 
-    with Stubber(module._runtime) as stub:
+    with Stubber(module.runtime) as stub:
         stub.add_response("invoke_endpoint", ok_response(
             '{"predictions": [{"score": 0.5}, {"score": 0.25}]}', content_type="application/json"),
             {"EndpointName": ENDPOINT, "Body": PAYLOAD, "ContentType": "text/csv",
@@ -167,10 +167,10 @@ def _raise(exc):
     (EndpointConnectionError(endpoint_url="https://runtime.sagemaker"), 503, "endpoint_unreachable"),
 ])
 def test_transport_faults_are_retried_once_then_mapped(monkeypatch, exc, status, code):
-    module = load_handler(monkeypatch)
+    module = load_handler()
     monkeypatch.setattr("botocore.endpoint.time.sleep", lambda seconds: None)
     raiser = _raise(exc)
-    module._runtime.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", raiser)
+    module.runtime.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", raiser)
     got, body, _ = call(module, event(ROWS))
     assert (got, body["error"]["code"]) == (status, code)
     assert len(raiser.calls) == 2  # MAX_ATTEMPTS = 2: one retry, bounded
@@ -178,7 +178,7 @@ def test_transport_faults_are_retried_once_then_mapped(monkeypatch, exc, status,
 
 
 def test_client_timeouts_fit_under_the_api_limit(h):
-    config = h._runtime.meta.config
+    config = h.runtime.meta.config
     assert config.connect_timeout == 1 and config.read_timeout == 10
     attempts = config.retries["total_max_attempts"]
     assert attempts * (config.connect_timeout + config.read_timeout) + 1 < 25 < 29

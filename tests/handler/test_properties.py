@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.handler.support import FEATURES, event, ok_response
+from tests.handler.support import FEATURES, RequestError, Slow, event, ok_response, predictions
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -102,8 +102,8 @@ class Recorder:
 
 def check(h: Any, evt: Any, monkeypatch: Any) -> None:
     recorder = Recorder()
-    monkeypatch.setattr(h._runtime, "invoke_endpoint", recorder)
-    result = h.handler(evt, None)  # must not raise
+    monkeypatch.setattr(h.runtime, "invoke_endpoint", recorder)
+    result = h.handle(evt, None)  # must not raise
     assert set(result) == {"statusCode", "headers", "body"}
     body = json.loads(result["body"])
     status = result["statusCode"]
@@ -142,10 +142,10 @@ def test_fast_path_agrees_with_exact_path(h, rows, variant):
     if variant:
         doc["target_variant"] = variant
     raw = json.dumps(doc)
-    exact = h._json_exact(raw)
+    exact = h.json_rows.exact(raw)
     try:
-        fast = h._json_fast(raw)
-    except h._Slow:
+        fast = h.json_rows.fast(raw)
+    except Slow:
         return
     assert fast == exact
     # and the payload is the rows' numbers, exactly
@@ -174,14 +174,14 @@ def test_spoiled_rows_are_rejected_by_both_paths(h, rows, spoil, where):
         j += 1
     spoiled = raw[:i] + spoil + raw[j:]
     try:
-        h._json_fast(spoiled)
-    except h._Slow:
+        h.json_rows.fast(spoiled)
+    except Slow:
         pass
     else:
         raise AssertionError(f"fast path accepted {spoiled}")
     try:
-        h._json_exact(spoiled)
-    except h.RequestError as error:
+        h.json_rows.exact(spoiled)
+    except RequestError as error:
         assert error.status == 422 and error.instance is not None and error.field in FEATURES
     else:
         raise AssertionError(f"exact path accepted {spoiled}")
@@ -191,8 +191,8 @@ def test_spoiled_rows_are_rejected_by_both_paths(h, rows, spoil, where):
 @given(text=st.binary(max_size=30), rows=st.integers(1, 3))
 def test_any_model_output_gives_200_or_invalid_model_output(h, text, rows):
     try:
-        out = h._predictions(ok_response(text), rows)
-    except h.RequestError as error:
+        out = predictions(ok_response(text), rows)
+    except RequestError as error:
         assert (error.status, error.code) == (502, "invalid_model_output")
     else:
         assert len(json.loads(out)) == rows

@@ -128,13 +128,13 @@ def test_base64_not_utf8(h, stub):
 
 
 def test_not_an_event(h, stub):
-    result = h.handler("hello", None)
+    result = h.handle("hello", None)
     assert result["statusCode"] == 400
     assert json.loads(result["body"])["error"]["code"] == "invalid_event"
 
 
-def test_too_many_rows(monkeypatch):
-    module = load_handler(monkeypatch, MAX_ROWS="2")
+def test_too_many_rows():
+    module = load_handler(MAX_ROWS="2")
     status, body, _ = call(module, event({"instances": [OK_ROW] * 3}))
     assert (status, body["error"]["code"]) == (413, "too_many_rows")
     assert "3 instances; at most 2" in body["error"]["message"]
@@ -142,8 +142,8 @@ def test_too_many_rows(monkeypatch):
     assert (status, body["error"]["code"]) == (413, "too_many_rows")
 
 
-def test_body_too_large(monkeypatch):
-    module = load_handler(monkeypatch, MAX_BODY_BYTES="100")
+def test_body_too_large():
+    module = load_handler(MAX_BODY_BYTES="100")
     big = {"instances": [OK_ROW] * 10}
     status, body, _ = call(module, event(big))
     assert (status, body["error"]["code"]) == (413, "body_too_large")
@@ -155,15 +155,15 @@ def test_body_too_large(monkeypatch):
     assert (status, body["error"]["code"]) == (413, "body_too_large")
 
 
-def test_serialized_payload_too_large(monkeypatch):
-    module = load_handler(monkeypatch, MAX_BODY_BYTES=str(20_000_000), MAX_ROWS="1000000")
+def test_serialized_payload_too_large():
+    module = load_handler(MAX_BODY_BYTES=str(20_000_000), MAX_ROWS="1000000")
     row = "1.00000000000000000000001," * 2 + "1.00000000000000000000001\n"
     status, body, _ = call(module, event(row * (6291456 // len(row) + 1), "text/csv"))
     assert (status, body["error"]["code"]) == (413, "payload_too_large")
 
 
-def test_null_rejected_when_configured(monkeypatch):
-    module = load_handler(monkeypatch, NULL_POLICY="reject")
+def test_null_rejected_when_configured():
+    module = load_handler(NULL_POLICY="reject")
     status, body, _ = call(module, event({"instances": [{"f0": 1, "f1": None, "f2": 3}]}))
     assert (status, body["error"]["code"]) == (422, "null_value")
     assert body["error"]["message"].startswith("instances[0].f1 is null")
@@ -171,8 +171,8 @@ def test_null_rejected_when_configured(monkeypatch):
     assert (status, body["error"]["code"], body["error"]["field"]) == (422, "null_value", "f1")
 
 
-def test_misconfigured_handler(monkeypatch):
-    module = load_handler(monkeypatch, FEATURE_NAMES="not json")
+def test_misconfigured_handler():
+    module = load_handler(FEATURE_NAMES="not json")
     status, body, _ = call(module, event({"instances": [OK_ROW]}))
     assert (status, body["error"]["code"]) == (500, "handler_misconfigured")
     assert "FEATURE" not in body["error"]["message"]

@@ -1,0 +1,14 @@
+"""The preprocessing Lambda's parts, one concern per module (standard library and boto3 only).
+
+- ``settings``: the environment, read and validated once into a frozen ``Settings``.
+- ``errors``: ``RequestError``, every answer other than 200.
+- ``literals``: number literals as text: the JSON scanner's kinds, float32 range checks.
+- ``proxy_event``: the API Gateway proxy event: headers, media type, body, query parameters.
+- ``meta``: the ``target_variant`` and ``inference_id`` checks.
+- ``json_rows`` / ``csv_rows``: a request body -> the model's CSV payload (fast and exact paths).
+- ``endpoint``: the runtime client, the error mapping of its faults, the predictions it returns.
+- ``log_line``: the one structured log line per request.
+- ``service``: ``PredictionService.handle(event, context)``, all of the above in order.
+
+``handler.py`` (the asset's entry point) builds one service at cold start from ``os.environ``.
+"""

@@ -1,0 +1,87 @@
+"""The Lambda's configuration: its environment, read once into a frozen ``Settings``.
+
+Variables (``contract.names.HandlerEnv``; the API stack sets the first two from the manifest):
+  ENDPOINT_NAME         endpoint to invoke (required)
+  FEATURE_NAMES         JSON list of feature names in training order (required)
+  MAX_ROWS              instances per request (default contract.limits.MAX_ROWS_PER_REQUEST)
+  MAX_BODY_BYTES        body limit after base64 decoding (default ENDPOINT_BODY_LIMIT_BYTES)
+  NULL_POLICY           "missing" (null -> empty CSV field, XGBoost's missing value) or "reject"
+                        (any other value rejects nulls too)
+  ENDPOINT_ACCEPT       Accept sent to the container: "text/csv" (default) or "application/json"
+  CONNECT_TIMEOUT_SECONDS / READ_TIMEOUT_SECONDS / MAX_ATTEMPTS   runtime client (1 / 10 / 2)
+
+A missing or malformed required variable does not raise: ``config_error`` says what is wrong
+(for the operator) and the service answers 500 ``handler_misconfigured`` to every request.
+Malformed integers fall back to their defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from contract.limits import ENDPOINT_BODY_LIMIT_BYTES, MAX_ROWS_PER_REQUEST
+from contract.names import HandlerEnv
+
+NullPolicy = Literal["missing", "reject"]
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        return int(environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def _features(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    try:
+        names = json.loads(environ.get(HandlerEnv.FEATURE_NAMES, "[]"))
+    except ValueError:
+        return (), "FEATURE_NAMES is not JSON"
+    if (not isinstance(names, list) or not names or len(set(names)) != len(names)
+            or not all(isinstance(n, str) and n for n in names)):
+        return (), "FEATURE_NAMES must be a non-empty list of unique names"
+    return tuple(names), ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    endpoint_name: str
+    feature_names: tuple[str, ...]  # () when FEATURE_NAMES is unusable (see config_error)
+    config_error: str  # "" when the service can answer requests
+    max_rows: int = MAX_ROWS_PER_REQUEST
+    max_body_bytes: int = ENDPOINT_BODY_LIMIT_BYTES
+    null_policy: NullPolicy = "missing"
+    endpoint_accept: str = "text/csv"
+    connect_timeout_seconds: int = 1
+    read_timeout_seconds: int = 10
+    max_attempts: int = 2
+
+    @property
+    def nulls_missing(self) -> bool:
+        """Whether null (JSON) or an empty field (CSV) is sent on as XGBoost's missing value."""
+        return self.null_policy == "missing"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Read the variables from ``environ`` (``os.environ`` in Lambda); never raises."""
+        endpoint_name = environ.get(HandlerEnv.ENDPOINT_NAME, "")
+        feature_names, error = _features(environ)
+        if not endpoint_name and not error:
+            error = "ENDPOINT_NAME is not set"
+        null_policy: NullPolicy = (
+            "missing" if environ.get(HandlerEnv.NULL_POLICY, "missing") == "missing" else "reject")
+        return cls(
+            endpoint_name=endpoint_name,
+            feature_names=feature_names,
+            config_error=error,
+            max_rows=_int(environ, HandlerEnv.MAX_ROWS, MAX_ROWS_PER_REQUEST),
+            max_body_bytes=_int(environ, HandlerEnv.MAX_BODY_BYTES, ENDPOINT_BODY_LIMIT_BYTES),
+            null_policy=null_policy,
+            endpoint_accept=environ.get(HandlerEnv.ENDPOINT_ACCEPT, "text/csv"),
+            connect_timeout_seconds=_int(environ, HandlerEnv.CONNECT_TIMEOUT_SECONDS, 1),
+            read_timeout_seconds=_int(environ, HandlerEnv.READ_TIMEOUT_SECONDS, 10),
+            max_attempts=_int(environ, HandlerEnv.MAX_ATTEMPTS, 2),
+        )

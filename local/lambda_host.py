@@ -1,0 +1,71 @@
+"""Host the preprocessing Lambda in this process: the one way tests, the local stack and the bench
+load it.
+
+The Lambda's asset root (lambda/preprocess) goes on ``sys.path`` as in Lambda, so the handler's
+own imports (``preprocessing...``, ``contract...``) resolve as they do there. Instead of
+importing ``handler.py`` (which configures itself from ``os.environ`` at import, as Lambda
+needs), ``load_service`` builds the same ``PredictionService`` from an explicit environment
+mapping: nothing in ``os.environ`` is read for the handler's settings or written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from contract.names import HandlerEnv
+
+ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "preprocess"
+
+
+def put_asset_on_path() -> None:
+    """Make the asset's top-level modules importable (appended: nothing here is shadowed)."""
+    if str(ASSET_DIR) not in sys.path:
+        sys.path.append(str(ASSET_DIR))
+
+
+put_asset_on_path()
+
+from preprocessing.endpoint import runtime_client  # noqa: E402  (needs the asset on sys.path)
+from preprocessing.service import PredictionService  # noqa: E402
+from preprocessing.settings import Settings  # noqa: E402
+
+__all__ = ["ASSET_DIR", "LOCAL_AWS", "LambdaHandler", "PredictionService", "Settings", "load_service",
+           "put_asset_on_path", "stack_environment"]
+
+LambdaHandler = Callable[[Any, Any], dict[str, Any]]  # handler(event, context) -> proxy response
+
+# What a Lambda host provides besides the stack's variables: a region and (fake) credentials.
+LOCAL_AWS = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
+             "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+def stack_environment(endpoint_name: str, feature_names: Iterable[str]) -> dict[str, str]:
+    """The variables the API stack sets on the function (the rest keep their defaults)."""
+    return {HandlerEnv.ENDPOINT_NAME: endpoint_name,
+            HandlerEnv.FEATURE_NAMES: json.dumps(list(feature_names), separators=(",", ":"))}
+
+
+def load_service(environment: Mapping[str, str], *, runtime_url: str | None = None) -> PredictionService:
+    """The handler's service as Lambda would build it with ``environment`` as its os.environ.
+
+    ``environment`` holds the HandlerEnv variables and, optionally, AWS_REGION or
+    AWS_DEFAULT_REGION and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN for its
+    runtime client (missing ones come from botocore's usual chain). ``runtime_url`` points that
+    client at another sagemaker-runtime endpoint (the local runtime server). Call
+    ``service.handle(event, context)``; ``service.runtime`` is the client, for stubbing.
+    """
+    settings = Settings.from_environ(environment)
+    session = boto3.session.Session(
+        aws_access_key_id=environment.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=environment.get("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=environment.get("AWS_SESSION_TOKEN"),
+        region_name=environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION"),
+    )
+    return PredictionService(settings, runtime_client(settings, session=session,
+                                                      endpoint_url=runtime_url))
