@@ -1,6 +1,6 @@
 """`make bench-local`: 8 concurrent clients, 5000 requests through the local request path.
 
-The local stack (`python -m local serve`: API front + real handler + local runtime) runs in its
+The local stack (`xgbapi serve`: API front + real handler + local runtime) runs in its
 own process, as `make serve-local` runs it; the clients are threads here with one keep-alive
 connection each, each request one row as a JSON object. Prints throughput and latency
 percentiles; any non-200 answer is counted and fails the run.
@@ -33,7 +33,7 @@ def main() -> int:
     names = config.feature_names
     rows = [json.dumps({"instances": [dict(zip(names, map(float, row), strict=True))]}).encode()
             for row in features]
-    server = subprocess.Popen([sys.executable, "-m", "local", "serve", "--api-port", "0",
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--api-port", "0",
                                "--runtime-port", "0"], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
     assert server.stdout is not None

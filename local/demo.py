@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.config import load_config
+from contract.errors import CliError
 from local.client import ApiClient
 from local.stack import running
 from training.data import load_prepared
@@ -22,8 +23,8 @@ from training.data import load_prepared
 LOG_FILE = Path("runs") / "local-demo-handler.log"
 
 
-class DemoError(RuntimeError):
-    pass
+class DemoError(CliError):
+    """The demo cannot start: no prepared data, or data the models were not trained on."""
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -34,13 +35,13 @@ def percentile(values: list[float], fraction: float) -> float:
 def run(config_path: str, prepared_dir: str, *, rounds: int = 3, seed: int | None = None) -> int:
     config = load_config(config_path)
     if not Path(prepared_dir, "dataset.json").is_file():
-        raise DemoError(f"no prepared data in {prepared_dir}; run make train first")
+        raise DemoError(f"no prepared data in {prepared_dir}", "run make train first")
     prepared = load_prepared(prepared_dir)
     features, labels = prepared.load_test()
     names = list(config.feature_names)
     if list(prepared.feature_names) != names:
-        raise DemoError(f"{prepared_dir} has features {list(prepared.feature_names)} but the models expect "
-                        f"{names}; run make train again")
+        raise DemoError(f"{prepared_dir} has features {list(prepared.feature_names)} but the models "
+                        f"expect {names}", "run make train again")
     total = rounds * len(labels)
     served: dict[str, list[tuple[float, float, float]]] = {}  # variant -> (prediction, label, seconds)
     failures: dict[str, int] = {}

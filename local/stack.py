@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contract.config import AppConfig
+from contract.errors import CliError
 from local.api_front import ApiHTTPServer
 from local.lambda_host import LOCAL_AWS, load_service, stack_environment
 from local.runtime_server import LocalRuntime, RuntimeHTTPServer
@@ -17,7 +18,7 @@ from local.variants import load_variants
 HOST = "127.0.0.1"
 
 
-class NotTrainedError(RuntimeError):
+class NotTrainedError(CliError):
     """The config's variants have no trained models yet."""
 
 
@@ -46,7 +47,8 @@ def running(config: AppConfig, *, api_port: int = 0, runtime_port: int = 0, seed
             access_log: bool = False) -> Iterator[LocalStack]:
     """Serve the config's variants behind the real handler until the block ends."""
     if not config.has_models:
-        raise NotTrainedError(config.next_steps().replace("Synthesized the Data stack only. ", ""))
+        missing = ", ".join(str(v.manifest_path) for v in config.variants)
+        raise NotTrainedError(f"no trained model found ({missing})", "train the variants first (make train)")
     runtime = LocalRuntime(config.endpoint_name, load_variants(config), seed=seed)
     runtime_server = RuntimeHTTPServer((HOST, runtime_port), runtime)
     runtime_url = f"http://{HOST}:{runtime_server.server_address[1]}"

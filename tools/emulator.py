@@ -143,11 +143,8 @@ def inventory(url: str) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="config/default.toml")
-    parser.add_argument("--port", type=int, default=None, help="loopback port (default: a free one)")
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """``xgbapi deploy-emulated``: bootstrap and deploy every stack into moto, list, tear down."""
     with moto_server(args.port) as url:
         env = aws_env(url)
         print(f"moto_server listening on {url}", flush=True)
@@ -163,6 +160,3 @@ def main(argv: list[str] | None = None) -> int:
               "(its state is in memory only)")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

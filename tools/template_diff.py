@@ -13,11 +13,11 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract.errors import CliError
 from tools.cdk_cli import CDK, ROOT, cli_env
 
 ENV = cli_env(validation=False)
@@ -128,19 +128,12 @@ def synth_ref(ref: str, config: str, workdir: Path) -> tuple[list[Path], str | N
                        capture_output=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ref", default="main", help="git ref to compare with (default: main)")
-    parser.add_argument("--config", default="config/default.toml")
-    parser.add_argument("--fail", action="store_true", help="exit 1 when any template differs")
-    args = parser.parse_args(argv)
-
+def run(args: argparse.Namespace) -> int:
+    """``xgbapi diff``: synthesize HEAD and ``args.ref``, diff each stack, print the review summary."""
     check = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{args.ref}^{{commit}}"],
                            cwd=ROOT, capture_output=True, text=True)
     if check.returncode != 0:
-        print(f"error: {args.ref!r} is not a git ref here; pass --ref (e.g. origin/main)",
-              file=sys.stderr)
-        return 2
+        raise CliError(f"{args.ref!r} is not a git ref here", "pass --ref (e.g. origin/main)")
     workdir = Path(tempfile.mkdtemp(prefix="cdk-diff-"))
     try:
         head_out = workdir / "head.out"
@@ -171,6 +164,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

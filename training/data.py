@@ -24,9 +24,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from contract.errors import CliError
+from training.defaults import DEFAULT_SEED, DEFAULT_TARGET
 
-DEFAULT_TARGET = "target"
-DEFAULT_SEED = 42
 MIN_ROWS = 10  # fewer rows cannot give every split at least one row to learn or score on
 DATASET_FILE = "dataset.json"
 TRAIN, VALIDATION, TEST, TEST_LABELS = "train.csv", "validation.csv", "test.csv", "test_labels.csv"
@@ -214,7 +213,7 @@ def _write_rows(path: Path, rows: np.ndarray) -> None:
 
 def _read_matrix(path: Path) -> np.ndarray:
     if not path.is_file():
-        raise CliError(f"prepared file {path} does not exist", "run `python -m training prepare` first")
+        raise CliError(f"prepared file {path} does not exist", "run `xgbapi prepare` first")
     matrix = np.genfromtxt(path, delimiter=",", dtype=np.float64, ndmin=2, filling_values=np.nan)
     return matrix
 
@@ -261,7 +260,7 @@ def load_prepared(directory: Path | str) -> Prepared:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CliError(f"{directory} holds no prepared data ({DATASET_FILE} missing)",
-                       "run `python -m training prepare` first or pass --prepared DIR") from None
+                       "run `xgbapi prepare` first or pass --prepared DIR") from None
     except json.JSONDecodeError:
-        raise CliError(f"{path} is not valid JSON", "re-run `python -m training prepare`") from None
+        raise CliError(f"{path} is not valid JSON", "re-run `xgbapi prepare`") from None
     return Prepared(Path(directory), meta["target"], tuple(meta["features"]))

@@ -29,12 +29,14 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from contract.errors import CliError
+from contract.names import Component, DataOutput, stack_name
 
 if TYPE_CHECKING:  # boto3 and botocore load only when a dry run starts, not for every --help
     import boto3
     from botocore.awsrequest import AWSResponse
 
-    from training.aws_context import DataStack
+    from deployed.aws import DataStack
+    from training.requests import DryRun
 
 FLAGS = ("--bucket", "--role-arn", "--kms-key-arn")
 _ACCOUNT_PLACEHOLDER = "<account>"
@@ -91,23 +93,23 @@ def placeholder(output: str, stack: str) -> str:
     return f"<{output} of stack {stack}>"
 
 
-def data_stack(args: argparse.Namespace, prefix: str) -> tuple[DataStack, list[str]]:
+def data_stack(stand_ins: DryRun, prefix: str) -> tuple[DataStack, list[str]]:
     """The Data stack's values from the flags, else placeholders; and the outputs left as placeholders.
 
     The role placeholder keeps the shape of an IAM role ARN: the SDK treats anything else as a
     role *name* and would look it up in IAM.
     """
-    from training import aws_context
+    from deployed.aws import DataStack
 
-    name = f"{prefix}-data"
-    bucket = args.bucket or placeholder(aws_context.OUTPUT_BUCKET, name)
-    role = args.role_arn or (f"arn:aws:iam::{_ACCOUNT_PLACEHOLDER}:role/"
-                             + placeholder(aws_context.OUTPUT_ROLE, name))
-    key = args.kms_key_arn or placeholder(aws_context.OUTPUT_KEY, name)
-    missing = [output for output, flag in ((aws_context.OUTPUT_BUCKET, args.bucket),
-                                           (aws_context.OUTPUT_ROLE, args.role_arn),
-                                           (aws_context.OUTPUT_KEY, args.kms_key_arn)) if not flag]
-    return aws_context.DataStack(name=name, bucket=bucket, role_arn=role, key_arn=key), missing
+    name = stack_name(prefix, Component.DATA)
+    bucket = stand_ins.bucket or placeholder(DataOutput.BUCKET, name)
+    role = stand_ins.role_arn or (f"arn:aws:iam::{_ACCOUNT_PLACEHOLDER}:role/"
+                                  + placeholder(DataOutput.EXECUTION_ROLE, name))
+    key = stand_ins.kms_key_arn or placeholder(DataOutput.KEY, name)
+    missing = [output for output, flag in ((DataOutput.BUCKET, stand_ins.bucket),
+                                           (DataOutput.EXECUTION_ROLE, stand_ins.role_arn),
+                                           (DataOutput.KEY, stand_ins.kms_key_arn)) if not flag]
+    return DataStack(name=name, bucket=bucket, role_arn=role, key_arn=key), missing
 
 
 @dataclass

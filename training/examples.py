@@ -2,7 +2,7 @@
 
 The first variant gets the course hyperparameters; the others shallower trees (max_depth 3), so
 the example A/B test compares two different models and `make train` stays fast and repeatable.
-``python -m training tune --variant challenger`` replaces a challenger with a tuned one. Afterwards the config
+``xgbapi tune --variant challenger`` replaces a challenger with a tuned one. Afterwards the config
 is loaded the way ``cdk synth`` loads it, so a success here means the stacks will find the runs.
 """
 

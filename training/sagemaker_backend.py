@@ -11,7 +11,6 @@ told how to report Ctrl-C, and treats a stopped job as finished.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -25,15 +24,18 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from contract import bucket_layout
 from contract import manifest as manifest_module
 from contract.artifact import read_model_archive
+from contract.config import load_config
 from contract.errors import CliError
 from contract.images import check_framework_version, image_uri
 from contract.manifest import Manifest, Source
-from training import aws_context, data, dry_run, runs
+from deployed import aws as aws_context
+from deployed.aws import DataStack
+from training import data, dry_run, runs
 from training import sagemaker_requests as requests
-from training.aws_context import DataStack
 from training.hyperparameters import Range
 from training.local_runs import build_manifest, check_features, load_run
 from training.metrics import regression_metrics
+from training.requests import JobKind, JobTarget, TuningBudget
 
 if TYPE_CHECKING:
     from training import sagemaker_sdk
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 POLL_SECONDS = 30.0  # tests set 0
 _NAME_LIMIT = {"training": 63, "tuning": 32, "transform": 63, "model": 63}
 _SDK_STAMP = 15  # ModelTrainer appends "-YYYYmmddHHMMSS" to the base job name
+
+NO_CREDENTIALS_FIX = aws_context.NO_CREDENTIALS_FIX + ", or use --backend local"
 
 
 def _say(message: str) -> None:
@@ -69,7 +73,7 @@ def _aws_errors(action: str) -> Iterator[None]:
         yield
     except NoCredentialsError:
         raise CliError("no AWS credentials found for the sagemaker backend",
-                       aws_context.NO_CREDENTIALS_FIX) from None
+                       NO_CREDENTIALS_FIX) from None
     except ClientError as error:
         message = error.response.get("Error", {}).get("Message", str(error))
         raise CliError(f"SageMaker {action} failed: {message}",
@@ -84,9 +88,9 @@ _DRY_RUN_FINAL = {"train": "CreateTrainingJob", "tune": "CreateHyperParameterTun
                   "evaluate": "CreateTransformJob"}
 
 
-def recorder(args: argparse.Namespace) -> dry_run.Recorder:
-    answers = {"CreateModel": {"ModelArn": "<not created: dry run>"}} if args.command == "evaluate" else {}
-    return dry_run.Recorder(final=frozenset({_DRY_RUN_FINAL[args.command]}), answers=answers)
+def recorder(kind: JobKind) -> dry_run.Recorder:
+    answers = {"CreateModel": {"ModelArn": "<not created: dry run>"}} if kind == "evaluate" else {}
+    return dry_run.Recorder(final=frozenset({_DRY_RUN_FINAL[kind]}), answers=answers)
 
 
 def dry_run_requests(start: Callable[..., object], *args: Any) -> list[dry_run.Request]:
@@ -101,26 +105,29 @@ def dry_run_requests(start: Callable[..., object], *args: Any) -> list[dry_run.R
 class _Context:
     """What every sagemaker command needs: session, Data stack, image, naming."""
 
-    def __init__(self, args: argparse.Namespace, variant: str) -> None:
-        check_framework_version(args.framework_version)
-        self.image = image_uri(args.region, args.framework_version)  # fail before touching AWS
-        self.prefix = aws_context.stack_prefix(args.config)
-        self.args = args
+    def __init__(self, target: JobTarget, variant: str) -> None:
+        check_framework_version(target.framework_version)
+        self.image = image_uri(target.region, target.framework_version)  # fail before touching AWS
+        self.prefix = load_config(target.config, resolve_models=False).prefix
+        self.target = target
         self.variant = runs.check_variant(variant)
         self.run_id = runs.new_run_id()
-        self.dry_run = bool(getattr(args, "dry_run", False))
+        self.dry_run = target.dry_run is not None
         self.stack: DataStack
-        if self.dry_run:
+        if target.dry_run is not None:
             # Same code path, no AWS: a hooked session, and the stack values from flags.
-            self.stack, placeholders = dry_run.data_stack(args, self.prefix)
-            self.aws = recorder(args).session(args.region)
+            self.stack, placeholders = dry_run.data_stack(target.dry_run, self.prefix)
+            self.aws = recorder(target.kind).session(target.region)
             _say("dry run: nothing is uploaded or submitted, no AWS API is called; job names and S3 "
                  f"prefixes carry this dry run's run id {self.run_id}, a real run gets its own")
             if placeholders:
                 _say(f"dry run: <placeholders> stand in for the output(s) {', '.join(placeholders)} of stack "
                      f"{self.stack.name}; pass --bucket, --role-arn and --kms-key-arn for the real values")
         else:
-            self.aws = aws_context.session(args.region)
+            try:
+                self.aws = aws_context.session(target.region)
+            except CliError as error:
+                raise CliError(f"{error.problem} for the sagemaker backend", NO_CREDENTIALS_FIX) from None
             self.stack = aws_context.data_stack(self.aws, self.prefix)
         self.sagemaker = aws_context.client(self.aws, "sagemaker")
         self.s3 = aws_context.client(self.aws, "s3")
@@ -138,7 +145,7 @@ class _Context:
         return sagemaker_sdk.JobDefinition(
             image=self.image, role_arn=self.stack.role_arn, bucket=self.stack.bucket,
             key_arn=self.stack.key_arn, run_id=self.run_id, variant=self.variant,
-            instance_type=self.args.instance_type)
+            instance_type=self.target.instance_type)
 
     def upload(self, path: Path, key: str) -> str:
         assert key.startswith(bucket_layout.ROLE_PREFIXES)
@@ -196,10 +203,10 @@ def _stop_hint(operation: str, option: str, name: str, region: str) -> str:
 
 
 def _write_manifest_run(ctx: _Context, manifest: Manifest) -> Path:
-    with runs.staged_run(ctx.args.runs_dir, ctx.variant, ctx.run_id) as staging:
+    with runs.staged_run(ctx.target.runs_dir, ctx.variant, ctx.run_id) as staging:
         manifest_module.write(manifest, staging)
-    runs.point_latest(ctx.args.runs_dir, ctx.variant, ctx.run_id)
-    return Path(ctx.args.runs_dir) / ctx.variant / ctx.run_id
+    runs.point_latest(ctx.target.runs_dir, ctx.variant, ctx.run_id)
+    return Path(ctx.target.runs_dir) / ctx.variant / ctx.run_id
 
 
 def _training_status(job: Any) -> Callable[[], Status]:
@@ -230,8 +237,9 @@ def _model_data(job: Any) -> str:
     return str(uri)
 
 
-def train_run(args: argparse.Namespace, prepared: data.Prepared, hyperparameters: dict[str, str]) -> Path:
-    ctx = _Context(args, args.variant)
+def train_run(target: JobTarget, variant: str, prepared: data.Prepared,
+              hyperparameters: dict[str, str]) -> Path:
+    ctx = _Context(target, variant)
     base_name = _job_name(ctx.prefix, ctx.variant, ctx.run_id, "training")
     ctx.upload_channels(prepared)
     sdk, session = ctx.sdk()
@@ -239,23 +247,23 @@ def train_run(args: argparse.Namespace, prepared: data.Prepared, hyperparameters
         job = sdk.start_training(session, ctx.definition(), hyperparameters, base_name)
     name = str(job.training_job_name)
     wait(_training_status(job), kind="training job", name=name,
-         stop_hint=_stop_hint("stop-training-job", "--training-job-name", name, args.region))
+         stop_hint=_stop_hint("stop-training-job", "--training-job-name", name, target.region))
     manifest = build_manifest(
         source=Source(kind="sagemaker-training", run_id=ctx.run_id, job_name=name),
-        framework_version=args.framework_version, region=args.region, prepared=prepared,
+        framework_version=target.framework_version, region=target.region, prepared=prepared,
         hyperparameters=hyperparameters, metrics=_final_metrics(job), model_data=_model_data(job))
     return _write_manifest_run(ctx, manifest)
 
 
-def tune_run(args: argparse.Namespace, prepared: data.Prepared, base: dict[str, str],
-             ranges: tuple[Range, ...]) -> Path:
-    ctx = _Context(args, args.variant)
+def tune_run(target: JobTarget, variant: str, prepared: data.Prepared, base: dict[str, str],
+             ranges: tuple[Range, ...], budget: TuningBudget) -> Path:
+    ctx = _Context(target, variant)
     name = _job_name(ctx.prefix, ctx.variant, ctx.run_id, "tuning")
     ctx.upload_channels(prepared)
     sdk, session = ctx.sdk()
     with _aws_errors("CreateHyperParameterTuningJob"):
         job = sdk.start_tuning(session, ctx.definition(), name=name, static_hyperparameters=base,
-                               ranges=ranges, max_jobs=args.trials, max_parallel=args.parallel)
+                               ranges=ranges, max_jobs=budget.trials, max_parallel=budget.parallel)
 
     def poll() -> Status:
         job.refresh()
@@ -263,7 +271,7 @@ def tune_run(args: argparse.Namespace, prepared: data.Prepared, base: dict[str, 
 
     wait(poll, kind="tuning job", name=name,
          stop_hint=_stop_hint("stop-hyper-parameter-tuning-job", "--hyper-parameter-tuning-job-name",
-                              name, args.region))
+                              name, target.region))
     best_job = sdk.value(job.best_training_job)
     best_name = sdk.value(best_job.training_job_name) if best_job is not None else None
     if not best_name:
@@ -275,20 +283,20 @@ def tune_run(args: argparse.Namespace, prepared: data.Prepared, base: dict[str, 
                        if not k.startswith("_")}
     manifest = build_manifest(
         source=Source(kind="sagemaker-tuning", run_id=ctx.run_id, job_name=best_name),
-        framework_version=args.framework_version, region=args.region, prepared=prepared,
+        framework_version=target.framework_version, region=target.region, prepared=prepared,
         hyperparameters=hyperparameters or base, metrics=_final_metrics(best), model_data=_model_data(best))
     return _write_manifest_run(ctx, manifest)
 
 
-def evaluate_run(args: argparse.Namespace, run: Path, prepared: data.Prepared) -> dict[str, float]:
+def evaluate_run(target: JobTarget, run: Path, prepared: data.Prepared) -> dict[str, float]:
     """Batch transform over the test features, then download and score the predictions."""
     manifest, manifest_path = load_run(run)
     check_features(manifest, prepared)
     if manifest.model_data is None:
         raise CliError(f"run {run} has no model in S3 (model_data is empty)",
-                       "publish it first (python -m training publish) or evaluate with --backend local")
-    args.framework_version, args.region = manifest.framework_version, manifest.region
-    ctx = _Context(args, manifest_path.parent.resolve().parent.name)
+                       "publish it first (xgbapi publish) or evaluate with --backend local")
+    target = target.for_model(manifest.region, manifest.framework_version)
+    ctx = _Context(target, manifest_path.parent.resolve().parent.name)
     work = f"{bucket_layout.BATCH_TRANSFORM}{ctx.run_id}/"
     input_key, output_prefix = f"{work}input/{data.TEST}", f"{work}output/"
     ctx.upload(prepared.path(data.TEST), input_key)
@@ -301,14 +309,14 @@ def evaluate_run(args: argparse.Namespace, run: Path, prepared: data.Prepared) -
         with _aws_errors("CreateTransformJob"):
             job = sdk.start_transform(session, name=name, model_name=model_name, bucket=ctx.stack.bucket,
                                       input_key=input_key, output_prefix=output_prefix,
-                                      key_arn=ctx.stack.key_arn, instance_type=args.instance_type)
+                                      key_arn=ctx.stack.key_arn, instance_type=target.instance_type)
 
         def poll() -> Status:
             job.refresh()
             return str(job.transform_job_status), sdk.value(job.failure_reason)
 
         wait(poll, kind="transform job", name=name,
-             stop_hint=_stop_hint("stop-transform-job", "--transform-job-name", name, args.region))
+             stop_hint=_stop_hint("stop-transform-job", "--transform-job-name", name, target.region))
     finally:
         # The model exists only for this evaluation; do not leave it behind.
         try:
@@ -332,7 +340,7 @@ def evaluate_run(args: argparse.Namespace, run: Path, prepared: data.Prepared) -
     return scores
 
 
-def publish_run(args: argparse.Namespace, run: Path) -> str:
+def publish_run(target: JobTarget, run: Path) -> str:
     """Upload a local run's model.tar.gz under models/ and record the S3 URI in its manifest."""
     manifest, manifest_path = load_run(run)
     artifact = manifest_module.artifact_path(manifest, manifest_path)
@@ -340,9 +348,9 @@ def publish_run(args: argparse.Namespace, run: Path) -> str:
         raise CliError(f"run {run} has no local model.tar.gz to publish",
                        "a SageMaker-trained run is already in S3 (see its model_data)")
     read_model_archive(artifact)  # refuse to publish an archive the container cannot serve
-    args.region, args.framework_version = manifest.region, manifest.framework_version
+    target = target.for_model(manifest.region, manifest.framework_version)
     variant = manifest_path.parent.resolve().parent.name
-    ctx = _Context(args, variant)
+    ctx = _Context(target, variant)
     key = f"{requests.model_output_prefix(variant)}published/{manifest.source.run_id}/model.tar.gz"
     uri = ctx.upload(artifact, key)
     manifest_module.write(manifest.with_updates(model_data=uri), manifest_path.parent)

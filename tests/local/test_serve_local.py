@@ -1,4 +1,4 @@
-"""`make serve-local` (python -m local serve): ready line, serves, stops cleanly on SIGTERM/Ctrl-C."""
+"""`make serve-local` (xgbapi serve): ready line, serves, stops cleanly on SIGTERM/Ctrl-C."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 
 def start(config_path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "local", "serve", "--config", str(config_path),
+        [sys.executable, "-m", "cli", "serve", "--config", str(config_path),
          "--api-port", "0", "--runtime-port", "0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -51,8 +51,8 @@ def test_untrained_config_is_a_one_line_error(tmp_path):
     config_path = tmp_path / "config.toml"
     config_path.write_text('[project]\nprefix = "fresh"\n[[variants]]\nname = "a"\n'
                            'manifest = "runs/none/latest/manifest.json"\nweight = 1\n')
-    result = subprocess.run([sys.executable, "-m", "local", "serve", "--config", str(config_path)],
+    result = subprocess.run([sys.executable, "-m", "cli", "serve", "--config", str(config_path)],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.startswith("error: No trained model found")
+    assert result.stderr.startswith("error: no trained model found")
     assert "Traceback" not in result.stderr

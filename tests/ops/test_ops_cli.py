@@ -1,4 +1,4 @@
-"""`python -m training.ops` against moto in-process (SageMaker, CloudFormation, CloudWatch), and
+"""`xgbapi status|traffic|ab-report` against moto in-process (SageMaker, CloudFormation, CloudWatch), and
 botocore Stubber for what moto cannot produce (an endpoint left on an older config by a
 rolled-back update: moto has no UpdateEndpoint)."""
 
@@ -15,7 +15,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.conftest import ROOT
-from training import ops
+from cli.main import EXIT_USAGE, main
+from operations import endpoint as ops
 
 REGION = "us-east-1"
 ENDPOINT = "xgb-ops-endpoint"
@@ -105,7 +106,12 @@ def aws(credentials):
 
 
 def run(capsys, *args: str, clients=None) -> tuple[int, str, str]:
-    code = ops.main(list(args), **({"clients": clients} if clients else {}))
+    if clients is None:
+        code = main(list(args))
+    else:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ops, "_boto3_client", clients)
+            code = main(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -113,7 +119,7 @@ def run(capsys, *args: str, clients=None) -> tuple[int, str, str]:
 @pytest.mark.parametrize("command", ["status", "traffic", "ab-report"])
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exited:
-        ops.main([command, "--help"])
+        main([command, "--help"])
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert "--config" in out and "--region" in out
@@ -168,7 +174,7 @@ def test_status_detects_a_silent_rollback(capsys, config_path):
 
 def test_status_without_the_stack_says_what_to_do(capsys, config_path, aws):
     code, _, err = run(capsys, "status", "--config", str(config_path))
-    assert code == ops.EXIT_USAGE
+    assert code == EXIT_USAGE
     assert err.startswith("error: stack xgb-ops-inference does not exist; deploy the Inference stack")
 
 
@@ -199,7 +205,7 @@ BAD_SHIFTS = [
 def test_traffic_refuses_bad_shifts(aws, capsys, config_path):
     for args, message in BAD_SHIFTS:  # one emulated account for all (the setup is the slow part)
         code, _, err = run(capsys, "traffic", "--config", str(config_path), *args)
-        assert code == ops.EXIT_USAGE and err.startswith(message), err
+        assert code == EXIT_USAGE and err.startswith(message), err
     variants = boto3.client("sagemaker", region_name=REGION).describe_endpoint(
         EndpointName=ENDPOINT)["ProductionVariants"]
     assert [v["DesiredWeight"] for v in variants] == [0.9, 0.1]  # nothing was changed

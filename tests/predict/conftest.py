@@ -159,7 +159,7 @@ def fake_api() -> Iterator[FakeApi]:
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Backoff jitter in tens of milliseconds; Retry-After is still honoured in full."""
-    from training import predict_client
+    from client import predict as predict_client
 
     monkeypatch.setattr(predict_client, "BACKOFF_BASE_S", 0.02)
 

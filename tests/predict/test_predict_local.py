@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from local.client import ApiClient
-from training.cli import main
+from cli.main import main
 
 ROWS = 40
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tools import template_diff
+from cli.main import main
 from tools.template_diff import CDK, ENV, ROOT, parse_cdk_diff, summarize
 
 
@@ -48,7 +48,7 @@ def test_a_new_stack_lists_its_resources_as_added(synthesized, tmp_path):
 
 def test_no_change_against_head_end_to_end(capsys):
     """The whole `make diff` flow (worktree of the ref, two synths, cdk diff per stack)."""
-    code = template_diff.main(["--ref", "HEAD", "--config", "tests/fixtures/config/two_variants.toml",
+    code = main(["diff", "--ref", "HEAD", "--config", "tests/fixtures/config/two_variants.toml",
                                "--fail"])
     out = capsys.readouterr().out
     assert "Review summary (working tree vs HEAD)" in out
@@ -61,5 +61,5 @@ def test_no_change_against_head_end_to_end(capsys):
 
 
 def test_an_unknown_ref_is_a_clear_error(capsys):
-    assert template_diff.main(["--ref", "no-such-branch-xyz"]) == 2
+    assert main(["diff", "--ref", "no-such-branch-xyz"]) == 2
     assert "'no-such-branch-xyz' is not a git ref here; pass --ref" in capsys.readouterr().err

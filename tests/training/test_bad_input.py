@@ -10,8 +10,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from training.cli import main
+from cli.main import main
 from training.data import Prepared
+
+# The sagemaker backend reads the deployment config (its prefix names the Data stack).
+MINIMAL_CONFIG = ('[project]\nprefix = "xgb-demo"\n[[variants]]\nname = "champion"\n'
+                  'manifest = "runs/champion/latest/manifest.json"\nweight = 1\n'
+                  'instance_type = "ml.m5.large"\ninstance_count = 1\n')
 
 WriteCsv = Callable[[Path, list[str], list[list[object]]], Path]
 
@@ -129,7 +134,7 @@ def test_not_prepared_yet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def _sagemaker_train(prepared: Prepared, tmp_path: Path) -> list[str]:
     config = tmp_path / "config.toml"
-    config.write_text('[project]\nprefix = "xgb-demo"\n')
+    config.write_text(MINIMAL_CONFIG)
     return _train(prepared, tmp_path, "--backend", "sagemaker", "--config", str(config))
 
 

@@ -1,4 +1,4 @@
-"""`python -m training cost`: idle cost per variant from the shipped price table."""
+"""`xgbapi cost`: idle cost per variant from the shipped price table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from contract.config import parse_config
 from tests.conftest import ROOT
-from training.cost import estimate, price_table, report, summary_line
+from operations.cost import estimate, price_table, report, summary_line
 
 
 def config(variants: list[dict], **project):
@@ -65,7 +65,7 @@ def test_report_warns_about_other_regions_and_says_how_to_tear_down():
 
 
 def test_cli_prints_the_default_configs_estimate():
-    result = subprocess.run([sys.executable, "-m", "training", "cost", "--summary"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "cli", "cost", "--summary"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("estimated idle cost of xgb-demo-endpoint: $")

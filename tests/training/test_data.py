@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from training import data
-from training.cli import main
+from cli.main import main
 
 
 def _rows(n: int = 40) -> list[list[object]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from contract.config import load_config
-from training.cli import main
+from cli.main import main
 
 CONFIG = """
 [project]
@@ -57,15 +57,16 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
-    assert "usage: python -m training" in capsys.readouterr().out
+    assert "usage: xgbapi" in capsys.readouterr().out
 
 
-def test_python_dash_m_training_runs_the_cli() -> None:
+def test_python_dash_m_cli_runs_the_one_command_line() -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "training", "--help"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "cli", "--help"], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[2], check=False)
     assert done.returncode == 0
-    for command in ("prepare", "train", "tune", "evaluate", "publish", "train-examples"):
+    for command in ("prepare", "train", "tune", "evaluate", "publish", "train-examples", "predict",
+                    "serve", "demo", "status", "traffic", "ab-report", "cost", "diff", "deploy-emulated"):
         assert command in done.stdout

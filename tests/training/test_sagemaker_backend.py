@@ -24,9 +24,15 @@ from moto import mock_aws
 
 from contract import manifest as manifest_module
 from contract.images import image_uri
-from training import aws_context, dry_run, hyperparameters, local_runs, runs, sagemaker_backend
-from training.cli import main
+from deployed import aws as aws_context
+from training import dry_run, hyperparameters, local_runs, runs, sagemaker_backend
+from cli.main import main
 from training.data import Prepared
+
+# The sagemaker backend reads the deployment config (its prefix names the Data stack).
+MINIMAL_CONFIG = ('[project]\nprefix = "xgb-demo"\n[[variants]]\nname = "champion"\n'
+                  'manifest = "runs/champion/latest/manifest.json"\nweight = 1\n'
+                  'instance_type = "ml.m5.large"\ninstance_count = 1\n')
 
 REGION = "us-east-1"
 BUCKET = "xgb-demo-data-bucket-test"
@@ -52,7 +58,7 @@ class Aws:
     def __init__(self, tmp_path: Path) -> None:
         self.key_arn = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
         self.config = tmp_path / "config.toml"
-        self.config.write_text('[project]\nprefix = "xgb-demo"\n')
+        self.config.write_text(MINIMAL_CONFIG)
         self.runs_dir = tmp_path / "runs"
         self.requests: dict[str, list[dict[str, Any]]] = {}
         self.on_request: dict[str, Any] = {}
@@ -353,7 +359,8 @@ def test_the_sdk_is_imported_only_when_a_sagemaker_job_starts(prepared: Prepared
 
     code = "\n".join([
         "import contextlib, sys",
-        "from training import cli, sagemaker_backend",
+        "from cli import main as cli",
+        "from training import sagemaker_backend",
         f"args = ['train', '--prepared', {str(prepared.directory)!r}, '--runs-dir', {str(tmp_path)!r}]",
         "assert cli.main(args) == 0",
         "with contextlib.suppress(SystemExit):",
@@ -483,7 +490,7 @@ def test_a_dry_run_calls_no_aws_api_and_marks_the_stack_values_as_placeholders(
     monkeypatch.setattr(aws_context, "session", never)
     monkeypatch.setattr(aws_context, "data_stack", never)
     config = tmp_path / "config.toml"
-    config.write_text('[project]\nprefix = "xgb-demo"\n')
+    config.write_text(MINIMAL_CONFIG)
     runs_dir = tmp_path / "runs"
     run_args: list[str] = []
     if command == "evaluate":

@@ -1,6 +1,6 @@
-"""``python -m training cost``: what the configured endpoint costs while it runs, before traffic.
+"""``xgbapi cost``: what the configured endpoint costs while it runs, before traffic.
 
-An estimate from the price table shipped in ``training/prices.json`` (its source, region and
+An estimate from the price table shipped in ``operations/prices.json`` (its source, region and
 date are printed with every estimate). Instance variants cost instance-hours whether or not
 requests arrive; with autoscaling the range between the minimum and the maximum is shown.
 Serverless variants have no idle cost and are priced per second of inference and per GB.
@@ -10,7 +10,6 @@ Unknown instance types are reported, never guessed.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -100,7 +99,7 @@ def _total_line(config: AppConfig, table: PriceTable, costs: list[VariantCost]) 
     unknown = [c.name for c in costs if c.hourly_low is None]
     line = (f"estimated idle cost of {config.endpoint_name}: {_money(low, high)}/hour, "
             f"{_money(low, high, table.hours_per_month)}/month ({table.region} on-demand prices of "
-            f"{table.date}; estimate only; details: python -m training cost)")
+            f"{table.date}; estimate only; details: xgbapi cost)")
     if unknown:
         line += f"; no price for variant(s) {', '.join(unknown)}"
     return line
@@ -126,47 +125,3 @@ def report(config: AppConfig, prices: PriceTable | None = None) -> str:
     lines.append(f"Stop paying for the endpoint: npx cdk destroy {config.stack_name(Component.API)} "
                  f"{config.stack_name(Component.INFERENCE)} (the Data stack and its bucket stay).")
     return "\n".join(lines)
-
-
-def add_parser(commands: Any) -> None:
-    """Register ``cost`` on the training CLI's subparsers."""
-    parser = commands.add_parser(
-        "cost", help="estimated idle cost of the configured endpoint, per variant",
-        description="An ESTIMATE of what the configured endpoint costs per hour and per month while "
-        "it runs, from the price table in training/prices.json (source, region and date printed).")
-    parser.add_argument("--config", default="config/default.toml")
-    parser.add_argument("--summary", action="store_true", help="one line (what make synth prints)")
-
-
-def run(args: Any) -> None:
-    from contract.config import ConfigError, load_config
-    from contract.errors import CliError
-
-    try:
-        config = load_config(args.config, resolve_models=False)
-    except ConfigError as error:
-        raise CliError(" / ".join([str(args.config), *error.problems]), "fix the config") from None
-    print(summary_line(config) if args.summary else report(config))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m training.cost``: the same command without importing the whole training CLI
-    (xgboost, numpy), so `make synth` can print its line in a fraction of a second."""
-    import argparse
-
-    from contract.errors import CliError
-
-    parser = argparse.ArgumentParser(prog="python -m training.cost")
-    commands = parser.add_subparsers(dest="command")
-    add_parser(commands)
-    args = parser.parse_args(["cost", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        run(args)
-    except CliError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""``python -m training predict``: send rows to the prediction API, write the predictions.
+"""``xgbapi predict``: send rows to the prediction API, write the predictions.
 
 Reads a CSV file (with header) or JSON lines (one object per line keyed by feature name), or
 stdin, splits the rows into requests well under the API's 6 MB / 10000-row limits, sends them
@@ -34,21 +34,22 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 from urllib.parse import urlsplit
 
+from contract.config import DEFAULT_CONFIG_PATH
 from contract.errors import CliError
-from contract.names import Component
+from contract.limits import ENDPOINT_BODY_LIMIT_BYTES, MAX_ROWS_PER_REQUEST
+from contract.names import ApiOutput, Component
+from contract.request import API_KEY_ENV, API_KEY_HEADER, AuthMode
 
-DEFAULT_CONFIG = "config/default.toml"
+DEFAULT_CONFIG = DEFAULT_CONFIG_PATH
 DEFAULT_LOCAL_URL = "http://127.0.0.1:8080/predict"
-OUTPUT_URL = "PredictUrl"  # stacks/api_stack.py OUTPUT_URL (not imported: that pulls in aws_cdk)
-API_KEY_ENV = "XGB_API_KEY"
 SERVICE = "execute-api"
-# The handler accepts 10000 rows and 6291456 bytes per request; stay well under both so a
-# request is quick to retry and API Gateway's 29 s integration timeout is far away.
+# The handler accepts MAX_ROWS_PER_REQUEST rows and ENDPOINT_BODY_LIMIT_BYTES per request; stay
+# well under both so a request is quick to retry and API Gateway's 29 s integration timeout is far away.
 DEFAULT_BATCH_ROWS = 1000
-MAX_BATCH_ROWS = 10000
+MAX_BATCH_ROWS = MAX_ROWS_PER_REQUEST
 DEFAULT_BATCH_BYTES = 1_000_000
 MAX_BATCH_BYTES = 5_000_000
 RETRY_STATUSES = frozenset((429, 503, 504))
@@ -56,7 +57,6 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 20.0
 RETRY_AFTER_CAP_S = 120.0
 
-AuthMode = Literal["iam", "api_key", "none"]
 Note = Callable[[str], None]
 
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?", re.ASCII)
@@ -65,47 +65,6 @@ _EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaw
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def add_parser(commands: Any) -> None:
-    """Register ``predict`` on the training CLI's subparsers."""
-    parser = commands.add_parser(
-        "predict", help="send rows (CSV / JSON lines) to the prediction API, write predictions",
-        description="Send rows to POST /predict (deployed, --url or --local) and write one line "
-        "per input row, in input order: row, prediction, variant, inference_id.")
-    parser.add_argument("input", help="CSV file with a header, JSON-lines file, or - for stdin")
-    parser.add_argument("--input-format", choices=("csv", "jsonl"),
-                        help="default: by extension (.csv, .jsonl/.ndjson), else by content")
-    parser.add_argument("--output", "-o", help="output file (default: stdout); written atomically")
-    parser.add_argument("--output-format", choices=("csv", "jsonl"),
-                        help="default: by the output's extension, else csv")
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument("--url", help="the API's predict URL (default: the PredictUrl output of "
-                        "the config's <prefix>-api stack)")
-    target.add_argument("--local", action="store_true",
-                        help=f"the local API of make serve-local ({DEFAULT_LOCAL_URL})")
-    target.add_argument("--local-url", help="the local API at another URL (implies --local)")
-    parser.add_argument("--config", default=DEFAULT_CONFIG,
-                        help=f"deployment config: stack name, auth mode, feature names "
-                        f"(default {DEFAULT_CONFIG})")
-    parser.add_argument("--region", help="region of the stack and of the SigV4 signature "
-                        "(default: the config's, the URL's, or your AWS configuration's)")
-    parser.add_argument("--auth", choices=("iam", "api_key", "none"),
-                        help="default: the config's api.auth for the deployed API; for --url: "
-                        "api_key if a key is given, iam for execute-api hosts, else none")
-    parser.add_argument("--api-key", help=f"API key for api_key mode (default: ${API_KEY_ENV})")
-    parser.add_argument("--target-variant", help="send every row to this production variant")
-    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
-    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS,
-                        help=f"rows per request (default {DEFAULT_BATCH_ROWS}, at most {MAX_BATCH_ROWS})")
-    parser.add_argument("--batch-bytes", type=int, default=DEFAULT_BATCH_BYTES,
-                        help=f"body bytes per request (default {DEFAULT_BATCH_BYTES}, "
-                        f"at most {MAX_BATCH_BYTES})")
-    parser.add_argument("--max-attempts", type=int, default=6,
-                        help="attempts per request for 429/503/504 and connection errors (default 6)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per attempt (default 60)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="progress bar on stderr (default: when stderr is a terminal)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -152,7 +111,8 @@ def _check_limits(args: argparse.Namespace) -> None:
                        f"use 1..{MAX_BATCH_ROWS} (the API's limit per request)")
     if not 1000 <= args.batch_bytes <= MAX_BATCH_BYTES:
         raise CliError(f"--batch-bytes {args.batch_bytes} is out of range",
-                       f"use 1000..{MAX_BATCH_BYTES} (the API accepts at most 6291456 bytes)")
+                       f"use 1000..{MAX_BATCH_BYTES} (the API accepts at most "
+                       f"{ENDPOINT_BODY_LIMIT_BYTES} bytes)")
     if args.concurrency < 1 or args.max_attempts < 1 or args.timeout <= 0:
         raise CliError("--concurrency, --max-attempts and --timeout must be positive",
                        "e.g. --concurrency 4 --max-attempts 6 --timeout 60")
@@ -379,36 +339,15 @@ def _session() -> Any:
     return boto3.Session()
 
 
-def stack_url(stack_name: str, region: str) -> str:
+def stack_url(name: str, region: str) -> str:
     """The ``PredictUrl`` output of the API stack, via CloudFormation DescribeStacks."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from deployed.aws import stack_outputs
 
-    try:
-        client = _session().client("cloudformation", region_name=region)
-        response = client.describe_stacks(StackName=stack_name)
-    except NoCredentialsError:
-        raise CliError(f"no AWS credentials found to look up stack {stack_name}",
-                       "configure the AWS credential chain (aws configure, AWS_PROFILE, aws sso "
-                       "login), or pass --url / --local") from None
-    except ClientError as error:
-        detail = error.response.get("Error", {})
-        message = str(detail.get("Message", ""))
-        if detail.get("Code") == "ValidationError" and "does not exist" in message:
-            raise CliError(f"stack {stack_name} does not exist in {region}",
-                           "deploy it (make train, then make deploy), check --config and "
-                           "--region, or pass --url") from None
-        raise CliError(f"could not read stack {stack_name} in {region}: {detail.get('Code')}: "
-                       f"{message}", "check your credentials may call "
-                       "cloudformation:DescribeStacks, or pass --url") from None
-    except BotoCoreError as error:
-        raise CliError(f"could not look up stack {stack_name} in {region}: {error}",
-                       "check the network and --region, or pass --url") from None
-    for stack in response.get("Stacks", [])[:1]:
-        for output in stack.get("Outputs", []):
-            if output.get("OutputKey") == OUTPUT_URL:
-                return str(output["OutputValue"])
-    raise CliError(f"stack {stack_name} in {region} has no {OUTPUT_URL} output",
-                   "redeploy it with this project's make deploy, or pass --url")
+    outputs = stack_outputs(_session().client("cloudformation", region_name=region), name, region,
+                            required=[ApiOutput.PREDICT_URL],
+                            deploy_fix="deploy it (make train, then make deploy), check --config "
+                            "and --region, or pass --url")
+    return outputs[ApiOutput.PREDICT_URL]
 
 
 # --------------------------------------------------------------------------- sending
@@ -479,7 +418,7 @@ class Sender:
         headers = {"Host": url.netloc, "Content-Type": "application/json",
                    "Accept": "application/json"}
         if self.target.auth == "api_key" and self.target.api_key:
-            headers["x-api-key"] = self.target.api_key
+            headers[API_KEY_HEADER] = self.target.api_key
         elif self.target.auth == "iam":
             headers = sign(self.target, body, headers)
         connection = self._connection(url.scheme, url.hostname or "", url.port)

@@ -1,4 +1,4 @@
-"""``python -m training.ops``: operate the deployed endpoint: status, traffic, ab-report.
+"""``xgbapi status|traffic|ab-report``: operate the deployed endpoint: status, traffic, ab-report.
 
 - ``status``: the endpoint's state, the config it runs against the one the Inference stack
   expects (a mismatch means the last update rolled back, or someone changed the endpoint
@@ -10,34 +10,31 @@
   rates, as a table and a PNG chart.
 
 The deployment config is read with :func:`contract.config.load_config` and manifests through it
-(contract.manifest); nothing here parses either. Problems end as ``error: <problem>; <fix>``
-with exit code 2; ``status`` exits 1 when the endpoint is not on the stack's config.
+(contract.manifest); nothing here parses either. ``status`` exits 1 when the endpoint is not on
+the stack's config.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import ClientError
 
-from contract.config import DEFAULT_CONFIG_PATH, AppConfig, ConfigError, load_config
+from contract.config import AppConfig, load_config
 from contract.errors import CliError
-from contract.names import Component
+from contract.names import SAGEMAKER_NAMESPACE, Component
+from deployed.aws import aws_call
 
 EXIT_OUT_OF_SYNC = 1
-EXIT_USAGE = 2
 DEFAULT_REGION = "us-east-1"
 ENDPOINT_CONFIG_TYPE = "AWS::SageMaker::EndpointConfig"
-SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 ClientFactory = Callable[[str, str], Any]  # (service, region) -> boto3 client
 
 
@@ -65,17 +62,8 @@ class VariantState:
 
 
 def _call(what: str, function: Callable[..., Any], **kwargs: Any) -> Any:
-    try:
-        return function(**kwargs)
-    except NoCredentialsError:
-        raise CliError("no AWS credentials found", "configure credentials (aws configure, AWS_PROFILE, "
-                       "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)") from None
-    except ClientError as error:
-        message = error.response.get("Error", {}).get("Message", str(error))
-        raise CliError(f"{what} failed: {message}", "check the endpoint name, the region (--region) "
-                       "and the credentials' permissions") from None
-    except BotoCoreError as error:
-        raise CliError(f"{what} failed ({error})", "check the network and the region") from None
+    return aws_call(what, function, fix="check the endpoint name, the region (--region) and the "
+                    "credentials' permissions", **kwargs)
 
 
 def describe_variants(endpoint: dict[str, Any]) -> list[VariantState]:
@@ -430,72 +418,24 @@ def write_chart(path: Path, reports: Sequence[VariantReport], endpoint: str, hou
     plt.close(figure)
 
 
-# --- CLI -------------------------------------------------------------------------------------
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training.ops",
-                                     description="Operate the deployed endpoint: status, traffic, ab-report.")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=DEFAULT_CONFIG_PATH,
-                        help=f"the deployment config (default {DEFAULT_CONFIG_PATH})")
-    common.add_argument("--region", help="AWS region (default: project.region of the config, then "
-                        f"AWS_REGION / AWS_DEFAULT_REGION, then {DEFAULT_REGION})")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser(
-        "status", parents=[common], help="endpoint status, variants, and whether the last update rolled back",
-        description="Show the endpoint's status and variants, and compare the endpoint config it "
-        "runs with the one the Inference stack expects (exit 1 when they differ: a rolled-back "
-        "or out-of-band update).")
-    traffic_parser = commands.add_parser(
-        "traffic", parents=[common], help="show or shift variant weights at run time",
-        description="Without options, show the weights. With --set / --instances, call "
-        "UpdateEndpointWeightsAndCapacities (no new endpoint config, no redeploy) and print the "
-        "config change that makes the new weights permanent.")
-    traffic_parser.add_argument("--set", action="append", metavar="VARIANT=WEIGHT", dest="weights",
-                                help="new relative weight of a variant (repeat for each variant)")
-    traffic_parser.add_argument("--instances", action="append", metavar="VARIANT=COUNT",
-                                help="new desired instance count of an instance variant")
-    report = commands.add_parser(
-        "ab-report", parents=[common], help="per-variant metrics, offline metrics and a significance test",
-        description="Per-variant invocations, 5XX error rate and mean model latency from CloudWatch "
-        "over a window, the offline metrics from each variant's manifest, a two-proportion z-test "
-        "of each variant's error rate against the baseline, and a PNG chart.")
-    report.add_argument("--hours", type=float, default=24.0, help="window length in hours (default 24)")
-    report.add_argument("--baseline", help="variant to compare against (default: the first in the config)")
-    report.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    report.add_argument("--chart", type=Path, default=Path("ab-report.png"),
-                        help="PNG chart path (default ab-report.png)")
-    report.add_argument("--no-chart", action="store_true", help="print the table only")
-    return parser
-
+# --- entry point ------------------------------------------------------------------------------
 
 def resolve_region(explicit: str | None, config: AppConfig) -> str:
     return (explicit or config.region or os.environ.get("AWS_REGION")
             or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION)
 
 
-def main(argv: Sequence[str] | None = None, *, clients: ClientFactory = _boto3_client) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        try:
-            config = load_config(args.config)
-        except ConfigError as error:
-            raise CliError(str(error).replace("\n", " "),
-                           "fix the config (see README, Configuration)") from None
-        region = resolve_region(args.region, config)
-        if args.command == "status":
-            return status(config, region, clients)
-        if args.command == "traffic":
-            return traffic(config, region, clients, weights=args.weights, instances=args.instances)
-        if not 0 < args.hours <= 24 * 455 or not 0 < args.alpha < 1:
-            raise CliError("--hours must be in (0, 10920] (CloudWatch keeps 15 months) and --alpha in (0, 1)",
-                           "e.g. --hours 24 --alpha 0.05")
-        return ab_report(config, region, clients, hours=args.hours, baseline=args.baseline,
-                         alpha=args.alpha, chart=None if args.no_chart else args.chart)
-    except CliError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def execute(args: Any, clients: ClientFactory | None = None) -> int:
+    """Run ``status``, ``traffic`` or ``ab-report`` (parsed by ``operations.commands``)."""
+    clients = clients or _boto3_client
+    config = load_config(args.config)
+    region = resolve_region(args.region, config)
+    if args.command == "status":
+        return status(config, region, clients)
+    if args.command == "traffic":
+        return traffic(config, region, clients, weights=args.weights, instances=args.instances)
+    if not 0 < args.hours <= 24 * 455 or not 0 < args.alpha < 1:
+        raise CliError("--hours must be in (0, 10920] (CloudWatch keeps 15 months) and --alpha in (0, 1)",
+                       "e.g. --hours 24 --alpha 0.05")
+    return ab_report(config, region, clients, hours=args.hours, baseline=args.baseline,
+                     alpha=args.alpha, chart=None if args.no_chart else args.chart)

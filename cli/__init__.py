@@ -1,0 +1,1 @@
+"""``xgbapi``: the product's one command line (see cli/main.py)."""

@@ -1,0 +1,1 @@
+"""The prediction API's client: ``predict`` sends rows to the deployed (or local) API."""

@@ -1,0 +1,1 @@
+"""Operating the deployed endpoint (status, traffic, ab-report) and what it costs (cost)."""

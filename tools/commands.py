@@ -1,0 +1,38 @@
+"""Developer commands: the offline review diff and the emulated deploy."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from contract.config import DEFAULT_CONFIG_PATH
+
+
+def register(commands: Any) -> None:
+    diff = commands.add_parser(
+        "diff", help="offline template diff of the working tree against a git ref, with a review summary",
+        description="Synthesize the working tree and REF (in a git worktree), run cdk diff per stack, "
+        "and summarize replacements and IAM changes.")
+    diff.add_argument("--ref", default="main", help="git ref to compare with (default: main)")
+    diff.add_argument("--config", default=DEFAULT_CONFIG_PATH)
+    diff.add_argument("--fail", action="store_true", help="exit 1 when any template differs")
+    diff.set_defaults(func=_diff)
+    emulated = commands.add_parser(
+        "deploy-emulated", help="deploy every stack into moto on loopback, list what was created",
+        description="Start moto_server on loopback, cdk bootstrap and deploy every stack into it, "
+        "list the resources, stop.")
+    emulated.add_argument("--config", default=DEFAULT_CONFIG_PATH)
+    emulated.add_argument("--port", type=int, default=None, help="loopback port (default: a free one)")
+    emulated.set_defaults(func=_emulate)
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from tools import template_diff
+
+    return template_diff.run(args)
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    from tools import emulator
+
+    return emulator.run(args)
