@@ -1,9 +1,10 @@
 """The local API Gateway: ``POST /predict`` as a REST proxy event into the real handler.
 
 What API Gateway does before the function runs is mirrored here, with the stack's settings:
-the request validator (``Content-Type`` header required; for JSON, the body must match the
-model's schema, see ``REQUEST_SCHEMA``), and gateway errors in the ``{"error": ...}`` shape of
-the stack's gateway responses. Not mirrored: IAM/API-key auth and stage throttling (loopback).
+the request validator (``Content-Type`` header required; for JSON, the body must match
+``contract.request.REQUEST_SCHEMA``, which the stack's request model is built from too), and
+gateway errors in the ``{"error": ...}`` shape of the stack's gateway responses. Not
+mirrored: IAM/API-key auth and stage throttling (loopback).
 ``GET /health`` lists the variants being served.
 """
 
@@ -17,25 +18,25 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from contract.limits import API_PAYLOAD_LIMIT_BYTES
+from contract.names import API_STAGE
+from contract.request import REQUEST_SCHEMA
 from local.lambda_host import LambdaHandler
 from local.loopback_http import LoopbackHandler
 
-STAGE = "v1"
-API_PAYLOAD_LIMIT = 10 * 1024 * 1024  # API Gateway REST request payload limit
+__all__ = ["REQUEST_SCHEMA", "ApiHTTPServer", "LambdaContext", "gateway_error", "proxy_event",
+           "validate_request"]
 
-# The JSON schema of the API stack's request model (stacks/api_stack.py REQUEST_SCHEMA); a test
-# compares the two so the local validator cannot drift from the deployed one.
-REQUEST_SCHEMA: dict[str, Any] = {
-    "$schema": "http://json-schema.org/draft-04/schema#",
-    "type": "object",
-    "required": ["instances"],
-    "properties": {
-        "instances": {"type": "array"},
-        "target_variant": {"type": "string"},
-        "inference_id": {"type": "string"},
-    },
-}
 _JSON_TYPES = {"array": list, "string": str, "object": dict}
+
+
+def _type_only(text: str) -> int:
+    return 0
+
+
+# The validator checks types only, so every number may read as 0: no float/int conversion,
+# and no ValueError for integers past Python's 4300-digit limit, which API Gateway accepts.
+_NUMBERS_AS_ZERO: dict[str, Any] = {"parse_int": _type_only, "parse_float": _type_only}
 
 
 def gateway_error(status: int, response_type: str, message: str) -> tuple[int, dict[str, str], bytes]:
@@ -51,8 +52,8 @@ def validate_request(content_type: str | None, body: bytes) -> tuple[int, dict[s
     if content_type.split(";")[0].strip().lower() != "application/json":
         return None  # the model (and so the body check) applies to application/json only
     try:
-        document = json.loads(body)
-    except ValueError:
+        document = json.loads(body, **_NUMBERS_AS_ZERO)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         return gateway_error(400, "BAD_REQUEST_BODY", "Invalid request body")
     if not isinstance(document, dict) or any(key not in document for key in REQUEST_SCHEMA["required"]):
         return gateway_error(400, "BAD_REQUEST_BODY", "Invalid request body")
@@ -78,8 +79,8 @@ def proxy_event(method: str, raw_path: str, headers: dict[str, str], body: bytes
         "multiValueQueryStringParameters": query or None,
         "pathParameters": None, "stageVariables": None,
         "requestContext": {
-            "resourcePath": url.path, "httpMethod": method, "path": f"/{STAGE}{url.path}",
-            "stage": STAGE, "requestId": request_id, "requestTimeEpoch": int(time.time() * 1000),
+            "resourcePath": url.path, "httpMethod": method, "path": f"/{API_STAGE}{url.path}",
+            "stage": API_STAGE, "requestId": request_id, "requestTimeEpoch": int(time.time() * 1000),
             "identity": {"sourceIp": "127.0.0.1"},
         },
         "body": text if body else None, "isBase64Encoded": encoded,
@@ -111,7 +112,7 @@ class _Handler(LoopbackHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > API_PAYLOAD_LIMIT:
+        if length > API_PAYLOAD_LIMIT_BYTES:
             self.close_connection = True
             self.respond(*gateway_error(413, "REQUEST_TOO_LARGE", "Request Too Long"))
             return
