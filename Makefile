@@ -2,6 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
+# The one command line (cli/main.py), installed into the venv by make install.
+XGBAPI := .venv/bin/xgbapi
+# uv installs the pinned set in seconds (pip: minutes); bootstrapped from PyPI into the venv.
+UV_VERSION := 0.13.9
+UV := .venv/bin/uv
 CONFIG ?= config/default.toml
 # Regions cfn-lint checks the environment-agnostic templates for.
 LINT_REGIONS ?= us-east-1
@@ -11,7 +16,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help demo serve-local bench-local status ab-report install train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler clean
+.PHONY: help demo serve-local bench-local status ab-report install lock train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -22,34 +27,40 @@ demo: install  ## the product end to end on loopback: train, synth, serve, send 
 	@echo "==> [2/3] synthesizing the stacks (make synth)"
 	@$(MAKE) --no-print-directory synth
 	@echo "==> [3/3] serving the request path on loopback and sending the held-out test rows"
-	$(PY) -m local demo --config $(CONFIG)
+	$(XGBAPI) demo --config $(CONFIG)
 
 serve-local: install  ## POST /predict on loopback (API_PORT=8080, RUNTIME_PORT=8081) until Ctrl-C
-	$(PY) -m local serve --config $(CONFIG) --api-port $(or $(API_PORT),8080) --runtime-port $(or $(RUNTIME_PORT),8081)
+	$(XGBAPI) serve --config $(CONFIG) --api-port $(or $(API_PORT),8080) --runtime-port $(or $(RUNTIME_PORT),8081)
 
-install: .venv/.installed node_modules/.installed  ## venv at .venv with pinned deps + the pinned CDK CLI
+install: .venv/.installed node_modules/.installed  ## venv at .venv with the pinned set + xgbapi + the pinned CDK CLI
 
-.venv/.installed: requirements.txt requirements-dev.txt requirements-sagemaker.txt constraints.txt
+.venv/.installed: requirements.txt requirements-dev.txt requirements-sagemaker.txt constraints.txt pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
+
+lock: .venv/.installed  ## re-resolve constraints.txt (the one place versions live) after editing requirements*.txt
+	$(UV) pip compile requirements-dev.txt --python-version 3.11 --quiet --no-annotate --custom-compile-command "make lock" -o constraints.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 train: install  ## train the config's variants locally into runs/<variant>/<run id>/ (+ latest)
-	$(PY) -m training train-examples --config $(CONFIG)
+	$(XGBAPI) train-examples --config $(CONFIG)
 
 synth: install  ## cdk synth every stack into cdk.out/ (cdk-nag on; CFN_LINT=1 adds cfn-lint)
 	rm -rf cdk.out
 	CDK_VALIDATION=false $(CDK) synth --quiet -c config=$(CONFIG)
 	$(if $(CFN_LINT),.venv/bin/cfn-lint --regions $(LINT_REGIONS) --ignore-checks W3005 -- cdk.out/*.template.json)
 	@echo "templates: $$(ls cdk.out/*.template.json | tr '\n' ' ')"
-	@$(PY) -m training.cost --config $(CONFIG) --summary
+	@$(XGBAPI) cost --config $(CONFIG) --summary
 
-test: install  ## the whole offline test suite
-	$(PY) -m pytest -q
+test: install  ## the whole offline test suite, on both cores; prints its wall time
+	@start=$$(date +%s); $(PY) -m pytest -q -n $(or $(JOBS),2); status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
 
 snapshot-update:  install  ## re-baseline the template snapshots (review the diff!)
 	$(PY) -m pytest -q tests/infrastructure/test_snapshots.py --snapshot-update
@@ -63,16 +74,16 @@ deploy: install  ## real cdk deploy (needs AWS credentials and a bootstrapped ac
 	$(CDK) deploy --all -c config=$(CONFIG) --require-approval broadening
 
 diff: install  ## offline template diff of the working tree against REF (default: main)
-	$(PY) -m tools.template_diff --ref $(or $(REF),main) --config $(CONFIG)
+	$(XGBAPI) diff --ref $(or $(REF),main) --config $(CONFIG)
 
 deploy-emulated: install  ## deploy every stack into moto on loopback, list what was created, tear down
-	$(PY) -m tools.emulator --config $(CONFIG)
+	$(XGBAPI) deploy-emulated --config $(CONFIG)
 
 status: install  ## endpoint status; exit 1 when the endpoint is not on the stack's config (rolled back)
-	$(PY) -m training.ops status --config $(CONFIG)
+	$(XGBAPI) status --config $(CONFIG)
 
 ab-report: install  ## A/B report of the deployed variants over HOURS (default 24) + ab-report.png
-	$(PY) -m training.ops ab-report --config $(CONFIG) --hours $(or $(HOURS),24)
+	$(XGBAPI) ab-report --config $(CONFIG) --hours $(or $(HOURS),24)
 
 bench: bench-synth bench-handler bench-local  ## all benchmarks
 
