@@ -20,7 +20,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from contract.config import LOG_RETENTION_NAMES, AppConfig
-from stacks.inference_stack import variant_metric
+from stacks.metrics import variant_metric
 from stacks.nag import acknowledge
 
 HANDLER_DIR = Path(__file__).resolve().parent.parent / "lambda" / "preprocess"

@@ -6,7 +6,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from contract.config import RolloutSettings, StepSize, load_config
-from stacks.inference_stack import InferenceStack
+from stacks.inference.rollout import deployment_config
 from tests.conftest import ROOT, TEST_CONFIG, synthesize, write_config
 
 
@@ -200,7 +200,7 @@ def test_the_serverless_template_passes_cfn_lint(serverless):
 ])
 def test_traffic_routing_for_the_other_strategies(rollout, routing):
     """The mapping without a synth: only the chosen strategy's size and wait are set."""
-    policy = InferenceStack._deployment_config(rollout, []).blue_green_update_policy
+    policy = deployment_config(rollout, []).blue_green_update_policy
     config = policy.traffic_routing_configuration
 
     def size(value):

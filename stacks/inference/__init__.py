@@ -1,0 +1,1 @@
+"""The inference component: models, weighted endpoint config, endpoint, rollout, autoscaling."""
