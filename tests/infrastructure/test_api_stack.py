@@ -122,3 +122,11 @@ def test_dashboard_shows_every_variant_beside_the_lambda_and_the_api(synthesized
     for namespace_metric in ('"AWS/Lambda","Invocations"', '"AWS/Lambda","Errors"', '"AWS/Lambda","Duration"',
                              '"AWS/ApiGateway","Count"', '"AWS/ApiGateway","5XXError"'):
         assert namespace_metric in body, namespace_metric
+
+
+def test_request_model_is_the_contracts_schema(synthesized):
+    """API Gateway validates with the contract's schema (the local API front reads it too)."""
+    from contract.request import REQUEST_SCHEMA
+
+    (model,) = api(synthesized).find_resources("AWS::ApiGateway::Model").values()
+    assert model["Properties"]["Schema"] == REQUEST_SCHEMA

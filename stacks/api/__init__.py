@@ -1,0 +1,1 @@
+"""The prediction API component: preprocessing Lambda, REST API ``POST /predict``, usage plan."""

@@ -1,0 +1,1 @@
+"""The monitoring component: the CloudWatch dashboard of variants, Lambda and API."""
