@@ -11,6 +11,8 @@ told how to report Ctrl-C, and treats a stopped job as finished.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -83,6 +85,16 @@ def _aws_errors(action: str) -> Iterator[None]:
                        "check the network, the region and the credentials, then retry") from None
 
 
+@contextmanager
+def _no_profile() -> Iterator[None]:
+    saved = {name: os.environ.pop(name) for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+             if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
 # The request a dry run of each command ends at; evaluate's CreateModel is answered on the way.
 _DRY_RUN_FINAL = {"train": "CreateTrainingJob", "tune": "CreateHyperParameterTuningJob",
                   "evaluate": "CreateTransformJob"}
@@ -134,9 +146,11 @@ class _Context:
 
     def sdk(self) -> tuple[Any, Any]:
         """The SDK module (imported only now: it takes seconds) and a session on the Data bucket."""
-        from training import sagemaker_sdk
-
         with _aws_errors("session setup"):
+            # The SDK opens a default boto3 session while it imports, which reads AWS_PROFILE: a
+            # dry run must not depend on a profile this machine may not have.
+            with _no_profile() if self.dry_run else contextlib.nullcontext():
+                from training import sagemaker_sdk
             return sagemaker_sdk, sagemaker_sdk.session(self.aws, self.stack.bucket)
 
     def definition(self) -> sagemaker_sdk.JobDefinition:
