@@ -20,16 +20,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from contract.config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
+from contract.prepared import read_test_split  # noqa: E402
 from local.client import ApiClient  # noqa: E402
 from local.demo import percentile  # noqa: E402
-from training.data import load_prepared  # noqa: E402
 
 CLIENTS, REQUESTS = 8, 5000
 
 
 def main() -> int:
     config = load_config(DEFAULT_CONFIG_PATH)
-    features, _ = load_prepared(ROOT / "data" / "prepared").load_test()
+    features = read_test_split(ROOT / "data" / "prepared").rows
     names = config.feature_names
     rows = [json.dumps({"instances": [dict(zip(names, map(float, row), strict=True))]}).encode()
             for row in features]

@@ -16,9 +16,9 @@ from typing import Any
 
 from contract.config import load_config
 from contract.errors import CliError
+from contract.prepared import DATASET_FILE, read_test_split
 from local.client import ApiClient
 from local.stack import running
-from training.data import load_prepared
 
 LOG_FILE = Path("runs") / "local-demo-handler.log"
 
@@ -34,13 +34,13 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def run(config_path: str, prepared_dir: str, *, rounds: int = 3, seed: int | None = None) -> int:
     config = load_config(config_path)
-    if not Path(prepared_dir, "dataset.json").is_file():
+    if not Path(prepared_dir, DATASET_FILE).is_file():
         raise DemoError(f"no prepared data in {prepared_dir}", "run make train first")
-    prepared = load_prepared(prepared_dir)
-    features, labels = prepared.load_test()
+    test = read_test_split(prepared_dir)
+    features, labels = test.rows, test.labels
     names = list(config.feature_names)
-    if list(prepared.feature_names) != names:
-        raise DemoError(f"{prepared_dir} has features {list(prepared.feature_names)} but the models "
+    if list(test.feature_names) != names:
+        raise DemoError(f"{prepared_dir} has features {list(test.feature_names)} but the models "
                         f"expect {names}", "run make train again")
     total = rounds * len(labels)
     served: dict[str, list[tuple[float, float, float]]] = {}  # variant -> (prediction, label, seconds)

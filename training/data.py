@@ -24,11 +24,10 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from contract.errors import CliError
+from contract.prepared import DATASET_FILE, TEST, TEST_LABELS, read_dataset_info
 from training.defaults import DEFAULT_SEED, DEFAULT_TARGET
 
 MIN_ROWS = 10  # fewer rows cannot give every split at least one row to learn or score on
-DATASET_FILE = "dataset.json"
-TRAIN, VALIDATION, TEST, TEST_LABELS = "train.csv", "validation.csv", "test.csv", "test_labels.csv"
 # Same rule as the manifest's feature names: the names travel into JSON, CSV and env variables.
 _FEATURE_NAME = re.compile(r"^[^\s,\"'\x00-\x1f]{1,128}$")
 
@@ -255,12 +254,5 @@ def _replace_directory(staging: Path, out: Path) -> None:
 
 
 def load_prepared(directory: Path | str) -> Prepared:
-    path = Path(directory) / DATASET_FILE
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CliError(f"{directory} holds no prepared data ({DATASET_FILE} missing)",
-                       "run `xgbapi prepare` first or pass --prepared DIR") from None
-    except json.JSONDecodeError:
-        raise CliError(f"{path} is not valid JSON", "re-run `xgbapi prepare`") from None
-    return Prepared(Path(directory), meta["target"], tuple(meta["features"]))
+    meta = read_dataset_info(directory)
+    return Prepared(Path(directory), str(meta["target"]), tuple(meta["features"]))  # type: ignore[arg-type]

@@ -17,7 +17,8 @@ import xgboost as xgb
 
 from contract.errors import CliError
 from contract.images import check_xgboost_version
-from training.data import TRAIN, VALIDATION, Prepared
+from contract.prepared import TRAIN, VALIDATION
+from training.data import Prepared
 from training.hyperparameters import EARLY_STOPPING_ROUNDS, NUM_ROUND, Range
 
 Progress = Callable[[str], None]

@@ -30,6 +30,7 @@ from contract.config import load_config
 from contract.errors import CliError
 from contract.images import check_framework_version, image_uri
 from contract.manifest import Manifest, Source
+from contract.prepared import TEST
 from deployed import aws as aws_context
 from deployed.aws import DataStack
 from training import data, dry_run, runs
@@ -312,8 +313,8 @@ def evaluate_run(target: JobTarget, run: Path, prepared: data.Prepared) -> dict[
     target = target.for_model(manifest.region, manifest.framework_version)
     ctx = _Context(target, manifest_path.parent.resolve().parent.name)
     work = f"{bucket_layout.BATCH_TRANSFORM}{ctx.run_id}/"
-    input_key, output_prefix = f"{work}input/{data.TEST}", f"{work}output/"
-    ctx.upload(prepared.path(data.TEST), input_key)
+    input_key, output_prefix = f"{work}input/{TEST}", f"{work}output/"
+    ctx.upload(prepared.path(TEST), input_key)
     model_name = _job_name(ctx.prefix, "eval", ctx.run_id, "model")
     ctx.call("create_model", requests.model(name=model_name, image=manifest.image_uri,
                                             model_data=manifest.model_data, role_arn=ctx.stack.role_arn))
