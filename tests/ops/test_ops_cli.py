@@ -14,9 +14,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from tests.conftest import ROOT
 from cli.main import EXIT_USAGE, main
 from operations import endpoint as ops
+from tests.conftest import ROOT
 
 REGION = "us-east-1"
 ENDPOINT = "xgb-ops-endpoint"

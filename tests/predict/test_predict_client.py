@@ -15,8 +15,8 @@ import pytest
 from botocore.credentials import Credentials
 from botocore.stub import Stubber
 
-from client import predict as predict_client
 from cli.main import main
+from client import predict as predict_client
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from local.client import ApiClient
 from cli.main import main
+from local.client import ApiClient
 
 ROWS = 40
 

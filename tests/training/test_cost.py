@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from contract.config import parse_config
-from tests.conftest import ROOT
 from operations.cost import estimate, price_table, report, summary_line
+from tests.conftest import ROOT
 
 
 def config(variants: list[dict], **project):

@@ -10,8 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from training import data
 from cli.main import main
+from training import data
 
 
 def _rows(n: int = 40) -> list[list[object]]:

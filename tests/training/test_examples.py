@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from contract.config import load_config
 from cli.main import main
+from contract.config import load_config
 
 CONFIG = """
 [project]

@@ -22,11 +22,11 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from cli.main import main
 from contract import manifest as manifest_module
 from contract.images import image_uri
 from deployed import aws as aws_context
 from training import dry_run, hyperparameters, local_runs, runs, sagemaker_backend
-from cli.main import main
 from training.data import Prepared
 
 # The sagemaker backend reads the deployment config (its prefix names the Data stack).
