@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from contract.limits import ENDPOINT_BODY_LIMIT_BYTES, MAX_ROWS_PER_REQUEST
 from contract.names import HandlerEnv
@@ -46,8 +45,9 @@ def _features(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
     return tuple(names), ""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """Immutable; a NamedTuple rather than a frozen dataclass: a quarter of the import cost."""
+
     endpoint_name: str
     feature_names: tuple[str, ...]  # () when FEATURE_NAMES is unusable (see config_error)
     config_error: str  # "" when the service can answer requests
