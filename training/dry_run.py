@@ -106,7 +106,7 @@ def data_stack(stand_ins: DryRun, prefix: str) -> tuple[DataStack, list[str]]:
     role = stand_ins.role_arn or (f"arn:aws:iam::{_ACCOUNT_PLACEHOLDER}:role/"
                                   + placeholder(DataOutput.EXECUTION_ROLE, name))
     key = stand_ins.kms_key_arn or placeholder(DataOutput.KEY, name)
-    missing = [output for output, flag in ((DataOutput.BUCKET, stand_ins.bucket),
+    missing = [str(output) for output, flag in ((DataOutput.BUCKET, stand_ins.bucket),
                                            (DataOutput.EXECUTION_ROLE, stand_ins.role_arn),
                                            (DataOutput.KEY, stand_ins.kms_key_arn)) if not flag]
     return DataStack(name=name, bucket=bucket, role_arn=role, key_arn=key), missing

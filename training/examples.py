@@ -14,7 +14,9 @@ from pathlib import Path
 
 from contract.config import ConfigError, load_config
 from contract.errors import CliError
+from contract.images import DEFAULT_FRAMEWORK_VERSION
 from training import data, hyperparameters, local_runs
+from training.defaults import DEFAULT_REGION, DEFAULT_TARGET
 
 CHALLENGER_OVERRIDES = ["max_depth=3"]
 
@@ -37,8 +39,8 @@ def _variant_runs(config_path: Path) -> list[tuple[str, Path]]:
 
 
 def train_examples(config_path: Path, prepared_dir: Path, *, data_path: str | None = None,
-                   target: str = data.DEFAULT_TARGET, region: str = "us-east-1",
-                   framework_version: str = "3.0-5") -> Iterator[str]:
+                   target: str = DEFAULT_TARGET, region: str = DEFAULT_REGION,
+                   framework_version: str = DEFAULT_FRAMEWORK_VERSION) -> Iterator[str]:
     variants = _variant_runs(config_path)
     table = data.load_table(data_path, target)
     prepared = data.write_prepared(table, prepared_dir)

@@ -339,7 +339,7 @@ def evaluate_run(target: JobTarget, run: Path, prepared: data.Prepared) -> dict[
                 ctx.sagemaker.delete_model(ModelName=model_name)
         except (ClientError, BotoCoreError):
             _say(f"note: could not delete the evaluation model {model_name}; delete it by hand")
-    output_key = f"{output_prefix}{data.TEST}.out"
+    output_key = f"{output_prefix}{TEST}.out"
     try:
         body = ctx.s3.get_object(Bucket=ctx.stack.bucket, Key=output_key)["Body"].read().decode()
     except ClientError:
