@@ -24,10 +24,10 @@ def test_a_weight_change_is_an_endpoint_config_replacement(synthesized, tmp_path
     base["Resources"]["EndpointConfig"]["Properties"]["ProductionVariants"][0][
         "InitialVariantWeight"] = 0.9
     changes = parse_cdk_diff("xgb-test-inference", cdk_diff(synthesized, "inference", base, tmp_path))
-    assert changes.replaced == [("AWS::SageMaker::EndpointConfig", "EndpointConfig")]
+    assert changes.replaced == [("AWS::SageMaker::EndpointConfig", "Default/EndpointConfig")]
     assert not changes.iam_changes and not changes.added and not changes.removed
     summary = summarize([changes], "main")
-    assert "REPLACED AWS::SageMaker::EndpointConfig EndpointConfig: endpoint update" in summary
+    assert "REPLACED AWS::SageMaker::EndpointConfig Default/EndpointConfig: endpoint update" in summary
 
 
 def test_a_widened_policy_is_flagged_as_a_security_change(synthesized, tmp_path):
@@ -43,7 +43,8 @@ def test_a_widened_policy_is_flagged_as_a_security_change(synthesized, tmp_path)
 
 def test_a_new_stack_lists_its_resources_as_added(synthesized, tmp_path):
     changes = parse_cdk_diff("xgb-test-data", cdk_diff(synthesized, "data", {"Resources": {}}, tmp_path))
-    assert "AWS::S3::Bucket DataBucket" in changes.added and changes.iam_changes
+    # cdk diff names resources by construct path; the component construct is "Default".
+    assert "AWS::S3::Bucket Default/DataBucket" in changes.added and changes.iam_changes
 
 
 def test_no_change_against_head_end_to_end(capsys):
