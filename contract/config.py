@@ -184,7 +184,7 @@ class AppConfig:
     def model_region(self) -> str | None:
         return self.models[0].manifest.region if self.models else None
 
-    def stack_name(self, component: names.Component) -> str:
+    def stack_name(self, component: str) -> str:
         return names.stack_name(self.prefix, component)
 
     @property

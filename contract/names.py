@@ -2,14 +2,14 @@
 
 Renaming a stack output here renames it in the template and in every reader at once; the
 readers (training, the client, operations) find deployed resources through these outputs.
+Plain classes of string constants, not enums: the Lambda imports this module at every cold
+start, and enum classes cost time to build there.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 
-
-class Component(StrEnum):
+class Component:
     """The three stacks, in deploy order: ``<project.prefix>-<component>``."""
 
     DATA = "data"
@@ -17,7 +17,8 @@ class Component(StrEnum):
     API = "api"
 
 
-def stack_name(prefix: str, component: Component) -> str:
+def stack_name(prefix: str, component: str) -> str:
+    """``component`` is one of :class:`Component`'s constants."""
     return f"{prefix}-{component}"
 
 
@@ -33,26 +34,32 @@ def rest_api_name(prefix: str) -> str:
     return f"{prefix}-predictions"
 
 
-class DataOutput(StrEnum):
+class DataOutput:
     """Outputs of the Data stack (training and publishing read them with DescribeStacks)."""
 
     BUCKET = "DataBucketName"
     EXECUTION_ROLE = "SageMakerExecutionRoleArn"
     KEY = "DataKeyArn"
 
+    ALL = (BUCKET, EXECUTION_ROLE, KEY)
 
-class InferenceOutput(StrEnum):
+
+class InferenceOutput:
     ENDPOINT = "EndpointName"
     # The config CloudFormation last deployed: `status` compares it with the live endpoint's.
     ENDPOINT_CONFIG = "EndpointConfigName"
 
+    ALL = (ENDPOINT, ENDPOINT_CONFIG)
 
-class ApiOutput(StrEnum):
+
+class ApiOutput:
     PREDICT_URL = "PredictUrl"
     DASHBOARD = "DashboardName"
 
+    ALL = (PREDICT_URL, DASHBOARD)
 
-class HandlerEnv(StrEnum):
+
+class HandlerEnv:
     """Environment variables of the preprocessing Lambda (the API stack sets the first two)."""
 
     ENDPOINT_NAME = "ENDPOINT_NAME"

@@ -85,7 +85,7 @@ def data_stack(aws: boto3.Session, prefix: str) -> DataStack:
     """The Data stack's bucket, execution role and key, for SageMaker jobs and publishing."""
     name = stack_name(prefix, Component.DATA)
     outputs = stack_outputs(
-        client(aws, "cloudformation"), name, aws.region_name, required=list(DataOutput),
+        client(aws, "cloudformation"), name, aws.region_name, required=DataOutput.ALL,
         deploy_fix=f"deploy the Data stack first (make deploy, phase one) in {aws.region_name}, "
                    "or pass --config/--region matching the deployment")
     return DataStack(name=name, bucket=outputs[DataOutput.BUCKET],

@@ -130,8 +130,8 @@ class PredictionApi(Construct):
             role=self.role,
             log_group=self.log_group,
             environment={
-                HandlerEnv.ENDPOINT_NAME.value: endpoint_name,
-                HandlerEnv.FEATURE_NAMES.value: json.dumps(list(feature_names), separators=(",", ":")),
+                HandlerEnv.ENDPOINT_NAME: endpoint_name,
+                HandlerEnv.FEATURE_NAMES: json.dumps(list(feature_names), separators=(",", ":")),
             },
             description="Validates prediction requests and forwards them to the SageMaker endpoint",
         )
