@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import boto3
+import botocore.session
 
 from contract.names import HandlerEnv
 
@@ -61,11 +61,12 @@ def load_service(environment: Mapping[str, str], *, runtime_url: str | None = No
     ``service.handle(event, context)``; ``service.runtime`` is the client, for stubbing.
     """
     settings = Settings.from_environ(environment)
-    session = boto3.session.Session(
-        aws_access_key_id=environment.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=environment.get("AWS_SECRET_ACCESS_KEY"),
-        aws_session_token=environment.get("AWS_SESSION_TOKEN"),
-        region_name=environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION"),
-    )
+    session = botocore.session.Session()
+    key, secret = environment.get("AWS_ACCESS_KEY_ID"), environment.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        session.set_credentials(key, secret, environment.get("AWS_SESSION_TOKEN"))
+    region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION")
+    if region:
+        session.set_config_variable("region", region)
     return PredictionService(settings, runtime_client(settings, session=session,
                                                       endpoint_url=runtime_url))

@@ -1,7 +1,7 @@
 """Preprocessing Lambda: validated JSON or CSV rows -> the model's CSV -> SageMaker endpoint.
 
 API Gateway (REST, Lambda proxy) -> ``handler`` -> InvokeEndpoint -> JSON predictions and the
-production variant that served them. Standard library and boto3 only (both in the runtime),
+production variant that served them. Standard library and boto3/botocore only (both in the runtime),
 plus ``contract`` (standard library only), which the asset carries through a symlink.
 
 This module is the asset's entry point (``contract.names.HANDLER_ENTRY_POINT``). At cold start

@@ -21,8 +21,8 @@ from local.lambda_host import PredictionService, load_service
 # isort: split
 # The asset's modules: importable once local.lambda_host has put the asset on sys.path.
 from preprocessing.endpoint import predictions
-from preprocessing.errors import RequestError
 from preprocessing.json_rows import Slow
+from preprocessing.request import RequestError
 
 __all__ = ["PredictionService", "RequestError", "Slow", "predictions"]
 

@@ -1,10 +1,9 @@
 """The preprocessing Lambda's parts, one concern per module (standard library and boto3 only).
 
 - ``settings``: the environment, read and validated once into a frozen ``Settings``.
-- ``errors``: ``RequestError``, every answer other than 200.
-- ``literals``: number literals as text: the JSON scanner's kinds, float32 range checks.
-- ``proxy_event``: the API Gateway proxy event: headers, media type, body, query parameters.
-- ``meta``: the ``target_variant`` and ``inference_id`` checks.
+- ``request``: the API Gateway proxy event (headers, media type, body, query parameters, the
+  ``target_variant`` / ``inference_id`` checks), ``RequestError`` (every answer other than
+  200) and number literals kept as text (the JSON scanner's kinds, float32 range checks).
 - ``json_rows`` / ``csv_rows``: a request body -> the model's CSV payload (fast and exact paths).
 - ``endpoint``: the runtime client, the error mapping of its faults, the predictions it returns.
 - ``log_line``: the one structured log line per request.

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 
-from preprocessing.errors import RequestError
-from preprocessing.literals import CSV_NUMBER, FLOAT32_MAX, RISKY_NUMBER, risky
+from preprocessing.request import CSV_NUMBER, FLOAT32_MAX, RISKY_NUMBER, RequestError, risky
 
 Parsed = tuple[bytes, int, str]  # payload, rows, path
 

@@ -14,9 +14,16 @@ from operator import itemgetter
 from typing import Any
 
 from contract.request import INFERENCE_ID, INSTANCES, REQUEST_FIELDS, TARGET_VARIANT
-from preprocessing.errors import RequestError, quoted
-from preprocessing.literals import FLOAT32_MAX, RISKY_NUMBER, NonFinite, Num, risky
-from preprocessing.meta import check_meta
+from preprocessing.request import (
+    FLOAT32_MAX,
+    RISKY_NUMBER,
+    NonFinite,
+    Num,
+    RequestError,
+    check_meta,
+    quoted,
+    risky,
+)
 
 Rows = tuple[list[str], Any, Any]  # CSV lines, target_variant, inference_id
 Parsed = tuple[bytes, int, Any, Any, str]  # payload, rows, target_variant, inference_id, path

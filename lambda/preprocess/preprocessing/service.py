@@ -6,21 +6,29 @@ The service is built once per execution environment (``handler.py`` does it at c
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.limits import ENDPOINT_BODY_LIMIT_BYTES
 from preprocessing import log_line
-from preprocessing.csv_rows import CsvRows
 from preprocessing.endpoint import endpoint_error, predictions
-from preprocessing.errors import RequestError
 from preprocessing.json_rows import JsonRows
-from preprocessing.meta import INFERENCE_ID_PATTERN, check_meta
-from preprocessing.proxy_event import body_text, media_type, query
+from preprocessing.request import (
+    INFERENCE_ID_PATTERN,
+    RequestError,
+    body_text,
+    check_meta,
+    media_type,
+    query,
+)
 from preprocessing.settings import Settings
+
+if TYPE_CHECKING:
+    from preprocessing.csv_rows import CsvRows
 
 _INTERNAL_ERROR = '{"error":{"code":"internal_error","message":"internal error"}}'
 
@@ -40,8 +48,16 @@ class PredictionService:
         self.runtime = runtime  # read per call: tests and the bench stub or patch it
         self.json_rows = JsonRows(settings.feature_names, max_rows=settings.max_rows,
                                   nulls_missing=settings.nulls_missing)
-        self.csv_rows = CsvRows(settings.feature_names, max_rows=settings.max_rows,
-                                nulls_missing=settings.nulls_missing)
+
+    @functools.cached_property
+    def csv_rows(self) -> CsvRows:
+        """Built at the first CSV request: JSON-only traffic never compiles the CSV parser (every
+        module is compiled from source at each cold start)."""
+        from preprocessing import csv_rows
+
+        settings = self.settings
+        return csv_rows.CsvRows(settings.feature_names, max_rows=settings.max_rows,
+                       nulls_missing=settings.nulls_missing)
 
     def handle(self, event: Any, context: Any) -> dict[str, Any]:
         """The Lambda proxy response for ``event``; never raises."""

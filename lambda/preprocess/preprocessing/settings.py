@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from contract.limits import ENDPOINT_BODY_LIMIT_BYTES, MAX_ROWS_PER_REQUEST
 from contract.names import HandlerEnv
@@ -45,19 +45,32 @@ def _features(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
     return tuple(names), ""
 
 
-class Settings(NamedTuple):
-    """Immutable; a NamedTuple rather than a frozen dataclass: a quarter of the import cost."""
+class Settings:
+    """The handler's configuration, read once at cold start; treat it as immutable.
 
-    endpoint_name: str
-    feature_names: tuple[str, ...]  # () when FEATURE_NAMES is unusable (see config_error)
-    config_error: str  # "" when the service can answer requests
-    max_rows: int = MAX_ROWS_PER_REQUEST
-    max_body_bytes: int = ENDPOINT_BODY_LIMIT_BYTES
-    null_policy: NullPolicy = "missing"
-    endpoint_accept: str = "text/csv"
-    connect_timeout_seconds: int = 1
-    read_timeout_seconds: int = 10
-    max_attempts: int = 2
+    A plain slotted class: a NamedTuple or a frozen dataclass costs more to build at import,
+    and this module is compiled at every cold start.
+    """
+
+    __slots__ = ("config_error", "connect_timeout_seconds", "endpoint_accept", "endpoint_name",
+                 "feature_names", "max_attempts", "max_body_bytes", "max_rows", "null_policy",
+                 "read_timeout_seconds")
+
+    def __init__(self, *, endpoint_name: str, feature_names: tuple[str, ...], config_error: str,
+                 max_rows: int = MAX_ROWS_PER_REQUEST, max_body_bytes: int = ENDPOINT_BODY_LIMIT_BYTES,
+                 null_policy: NullPolicy = "missing", endpoint_accept: str = "text/csv",
+                 connect_timeout_seconds: int = 1, read_timeout_seconds: int = 10,
+                 max_attempts: int = 2) -> None:
+        self.endpoint_name = endpoint_name
+        self.feature_names = feature_names  # () when FEATURE_NAMES is unusable (see config_error)
+        self.config_error = config_error  # "" when the service can answer requests
+        self.max_rows = max_rows
+        self.max_body_bytes = max_body_bytes
+        self.null_policy = null_policy
+        self.endpoint_accept = endpoint_accept
+        self.connect_timeout_seconds = connect_timeout_seconds
+        self.read_timeout_seconds = read_timeout_seconds
+        self.max_attempts = max_attempts
 
     @property
     def nulls_missing(self) -> bool:
