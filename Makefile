@@ -90,8 +90,8 @@ bench: bench-synth bench-handler bench-local  ## all benchmarks
 bench-synth: install  ## make synth against a hello-world CDK app
 	$(PY) bench/synth_bench.py
 
-bench-handler: install  ## preprocessing Lambda: cold start and warm cost against the floor and pandas
-	$(PY) bench/handler_bench.py
+bench-handler: install  ## preprocessing Lambda: cold start and warm cost vs the floor and pandas (COMPARE=REF: also REF's cold start)
+	$(PY) bench/handler_bench.py $(if $(COMPARE),--compare $(COMPARE))
 
 bench-local: install  ## 8 clients, 5000 requests through the local request path (needs make train)
 	$(PY) bench/local_load.py

@@ -16,8 +16,9 @@
      pandas   the same with pandas and numpy (DataFrame -> to_csv, read_csv -> tolist)
    Per call: the median of a round, the best of R interleaved rounds; ratios handler/floor and pandas/handler.
 
-Goals (issue 4): 1000 rows: handler <= 0.6x floor and >= 3x cheaper than pandas; cold start
-<= 1.2x its floor.
+Goals: 1000 rows: handler <= 0.6x floor and >= 3x cheaper than pandas; cold start <= 1.2x its
+floor. ``--compare REF`` also cold-starts the handler asset of a git ref in the same run, for a
+before/after comparison on one machine state (make bench-handler COMPARE=REF).
 """
 
 from __future__ import annotations
@@ -82,7 +83,17 @@ def child(code: str, env: dict[str, str], extra: list[str]) -> tuple[float, floa
     return float(out.strip().splitlines()[-1]), time.perf_counter() - started
 
 
-def cold_start(runs: int, features: list[str]) -> dict[str, tuple[float, float]]:
+def asset_at(ref: str, into: Path) -> Path:
+    """The handler asset (and the contract it links to) as committed at ``ref``."""
+    archive = subprocess.run(["git", "archive", ref, "lambda/preprocess", *(
+        ["contract"] if subprocess.run(["git", "cat-file", "-e", f"{ref}:contract"], cwd=ROOT,
+                                       capture_output=True).returncode == 0 else [])],
+        cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "lambda" / "preprocess"
+
+
+def cold_start(runs: int, features: list[str], compare: str | None = None) -> dict[str, tuple[float, float]]:
     env = environment(features)
     # Copies of the asset outside the repo, as CDK packages it (symlinks followed, no
     # __pycache__): one with its bytecode cached, one without (-B, no __pycache__).
@@ -91,11 +102,20 @@ def cold_start(runs: int, features: list[str]) -> dict[str, tuple[float, float]]
         cached_dir, fresh_dir = Path(tmp) / "cached", Path(tmp) / "fresh"
         for d in (cached_dir, fresh_dir):
             shutil.copytree(ASSET_DIR, d, ignore=shutil.ignore_patterns("__pycache__"))
+        extra_codes = {}
+        if compare:
+            checkout = Path(tmp) / "ref"
+            checkout.mkdir()
+            ref_dir = Path(tmp) / "ref-asset"
+            shutil.copytree(asset_at(compare, checkout), ref_dir, symlinks=False)
+            extra_codes[f"{compare[:12]} (as deployed)"] = (
+                CHILD_HANDLER.format(asset=str(ref_dir)), ["-P", "-B"])
         codes = {
             "floor: import boto3 + client": (CHILD_FLOOR.format(region=REGION), ["-P"]),
             "handler (bytecode cached)": (CHILD_HANDLER.format(asset=str(cached_dir)), ["-P"]),
             "handler (as deployed, no .pyc)": (CHILD_HANDLER.format(asset=str(fresh_dir)),
                                                ["-P", "-B"]),
+            **extra_codes,
         }
         for code, extra in codes.values():  # warm the OS file cache and write the .pyc once
             child(code, env, extra)
@@ -222,11 +242,13 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=15)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--sizes", default="1,100,1000,10000")
+    parser.add_argument("--compare", metavar="REF",
+                        help="also cold-start the handler asset of this git ref (before/after)")
     args = parser.parse_args()
     features = [f"f{i}" for i in range(args.features)]
 
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} cpus; {args.features} features per row")
-    cold = cold_start(args.cold_runs, features)
+    cold = cold_start(args.cold_runs, features, args.compare)
     floor_import, floor_wall = cold["floor: import boto3 + client"]
     print(f"\nCold start (median of {args.cold_runs} fresh processes)")
     print(f"{'':34s} {'import+client ms':>17s} {'ratio':>6s} {'process ms':>11s} {'ratio':>6s}")
