@@ -6,7 +6,8 @@ come from the deployment config's ``project.prefix`` (``contract.names``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,17 +42,25 @@ def client(aws: boto3.Session, service: str) -> Any:
     return aws.client(service)
 
 
-def aws_call(what: str, function: Any, *, fix: str, **kwargs: Any) -> Any:
-    """Call ``function(**kwargs)``; any AWS failure becomes one CliError naming ``what`` failed."""
+@contextmanager
+def aws_errors(what: str, *, fix: str, credentials_fix: str = NO_CREDENTIALS_FIX) -> Iterator[None]:
+    """Any AWS failure inside the block becomes one CliError saying ``what`` failed (no traceback)."""
     try:
-        return function(**kwargs)
+        yield
     except NoCredentialsError:
-        raise CliError("no AWS credentials found", NO_CREDENTIALS_FIX) from None
+        raise CliError("no AWS credentials found", credentials_fix) from None
     except ClientError as error:
         message = error.response.get("Error", {}).get("Message", str(error))
         raise CliError(f"{what} failed: {message}", fix) from None
     except BotoCoreError as error:
-        raise CliError(f"{what} failed ({error})", "check the network and the region") from None
+        raise CliError(f"{what} failed ({error})", "check the network, the region and the "
+                       "credentials, then retry") from None
+
+
+def aws_call(what: str, function: Any, *, fix: str, **kwargs: Any) -> Any:
+    """``function(**kwargs)`` with :func:`aws_errors`."""
+    with aws_errors(what, fix=fix):
+        return function(**kwargs)
 
 
 def stack_outputs(cloudformation: Any, name: str, region: str | None, *, required: Sequence[str],

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from contract import bucket_layout
 from contract import manifest as manifest_module
@@ -69,21 +69,10 @@ def _job_name(prefix: str, variant: str, run_id: str, kind: str) -> str:
     return name.replace("--", "-").strip("-")[:limit]
 
 
-@contextmanager
-def _aws_errors(action: str) -> Iterator[None]:
+def _aws_errors(action: str) -> contextlib.AbstractContextManager[None]:
     """AWS errors from boto3 or the SDK as one-line CliErrors (no traceback)."""
-    try:
-        yield
-    except NoCredentialsError:
-        raise CliError("no AWS credentials found for the sagemaker backend",
-                       NO_CREDENTIALS_FIX) from None
-    except ClientError as error:
-        message = error.response.get("Error", {}).get("Message", str(error))
-        raise CliError(f"SageMaker {action} failed: {message}",
-                       "fix the cause named there (quota, permissions, region) and retry") from None
-    except BotoCoreError as error:
-        raise CliError(f"SageMaker {action} failed: {error}",
-                       "check the network, the region and the credentials, then retry") from None
+    return aws_context.aws_errors(f"SageMaker {action}", credentials_fix=NO_CREDENTIALS_FIX,
+                                  fix="fix the cause named there (quota, permissions, region) and retry")
 
 
 @contextmanager
