@@ -230,7 +230,7 @@ def test_missing_and_invalid_toml(tmp_path):
         load_config(bad)
 
 
-# --- rollouts, autoscaling, serverless, data capture (issue 7) -------------------------------
+# --- rollouts, autoscaling, serverless, data capture -----------------------------------------
 
 def guarded(**rollout) -> dict:
     raw = base()

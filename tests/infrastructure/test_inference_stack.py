@@ -71,7 +71,7 @@ def test_execution_role_may_read_exactly_the_model_artifacts(synthesized):
     assert policy["Properties"]["Roles"][0]["Fn::GetStackOutput"]["StackName"] == "xgb-test-data"
 
 
-# --- guarded rollouts, autoscaling, data capture, serverless (issue 7) ---------------------
+# --- guarded rollouts, autoscaling, data capture, serverless -------------------------------
 
 def test_endpoint_updates_blue_green_canary_with_auto_rollback_on_the_variant_alarms(synthesized):
     template = Template.from_json(inference(synthesized))
