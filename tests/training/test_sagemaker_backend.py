@@ -375,7 +375,7 @@ def test_the_sdk_is_imported_only_when_a_sagemaker_job_starts(prepared: Prepared
 
 @pytest.mark.parametrize("framework_version", ["1.7-1", "3.0-5"])
 def test_image_registry_matches_the_sdk(framework_version: str) -> None:
-    # training/images.py copies the SDK's registry accounts so synth needs no SDK: keep them equal.
+    # contract/images.py copies the SDK's registry accounts so synth needs no SDK: keep them equal.
     from sagemaker.core import image_uris
 
     from contract.images import registry_accounts, repository_name
