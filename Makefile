@@ -70,8 +70,8 @@ lint: install  ## ruff, mypy on the stacks, training and Lambda code, cfn-lint o
 	$(PY) -m mypy
 	@$(MAKE) --no-print-directory synth CFN_LINT=1
 
-deploy: install  ## real cdk deploy (needs AWS credentials and a bootstrapped account)
-	$(CDK) deploy --all -c config=$(CONFIG) --require-approval broadening
+deploy: install  ## check the update against the deployed stacks, then cdk deploy (AWS credentials; ALLOW_UNSAFE_UPDATE=1)
+	$(XGBAPI) deploy --config $(CONFIG) $(if $(ALLOW_UNSAFE_UPDATE),--allow-unsafe-update)
 
 diff: install  ## offline template diff of the working tree against REF (default: main)
 	$(XGBAPI) diff --ref $(or $(REF),main) --config $(CONFIG)

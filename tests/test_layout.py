@@ -26,7 +26,7 @@ ALLOWED = {
     "client": {"contract", "deployed"},
     "operations": {"contract", "deployed"},
     "local": {"contract"},
-    "tools": {"contract"},
+    "tools": {"contract", "deployed"},
     "cli": {"contract", "training", "client", "operations", "local", "tools"},
 }
 

@@ -1,4 +1,4 @@
-"""Developer commands: the offline review diff and the emulated deploy."""
+"""Review and deploy commands: the offline review diff, the checked deploy, the emulated deploy."""
 
 from __future__ import annotations
 
@@ -24,12 +24,30 @@ def register(commands: Any) -> None:
     emulated.add_argument("--config", default=DEFAULT_CONFIG_PATH)
     emulated.add_argument("--port", type=int, default=None, help="loopback port (default: a free one)")
     emulated.set_defaults(func=_emulate)
+    deploy = commands.add_parser(
+        "deploy", help="cdk deploy every stack, after checking the update against what is deployed",
+        description="Synthesize, compare each stack with its deployed template, refuse an endpoint "
+        "update AWS would reject (printing the safe sequence of deploys), then cdk deploy. Needs "
+        "AWS credentials and a bootstrapped account.")
+    deploy.add_argument("--config", default=DEFAULT_CONFIG_PATH)
+    deploy.add_argument("--allow-unsafe-update", action="store_true",
+                        help="deploy even when the check finds a change that makes the update fail")
+    deploy.add_argument("--require-approval", default="broadening",
+                        choices=("never", "any-change", "broadening"),
+                        help="cdk deploy's approval of security changes (default broadening)")
+    deploy.set_defaults(func=_deploy)
 
 
 def _diff(args: argparse.Namespace) -> int:
     from tools import template_diff
 
     return template_diff.run(args)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from tools import deploy
+
+    return deploy.run(args)
 
 
 def _emulate(args: argparse.Namespace) -> int:

@@ -3,7 +3,9 @@
 Synthesizes the working tree and a git ref (default ``main``) with the same local manifests
 (``runs/`` is not in git), runs ``cdk diff --template`` per stack (no AWS credentials needed),
 then prints a review summary that calls out replacements and IAM/security changes, with what
-they mean for this app (an EndpointConfig replacement is how an endpoint update happens).
+they mean for this app (an EndpointConfig replacement is how an endpoint update happens), and
+the endpoint updates AWS would refuse or carry out unexpectedly (tools/update_checks.py), each
+with the safe sequence of deploys.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from contract.errors import CliError
 from tools.cdk_cli import CDK, ROOT, cli_env
+from tools.update_checks import Trap, find_traps
 
 ENV = cli_env(validation=False)
 # Files that are not in git but that a synth reads: the trained models and prepared data.
@@ -77,8 +80,9 @@ def parse_cdk_diff(stack: str, text: str) -> StackChanges:
     return changes
 
 
-def summarize(all_changes: list[StackChanges], ref: str) -> str:
+def summarize(all_changes: list[StackChanges], ref: str, traps: list[Trap] | None = None) -> str:
     lines = [f"Review summary (working tree vs {ref})"]
+    traps = traps or []
     if not any(c.changed for c in all_changes):
         return "\n".join([*lines, "  no template changes"])
     for changes in all_changes:
@@ -97,6 +101,9 @@ def summarize(all_changes: list[StackChanges], ref: str) -> str:
             lines.append("    SECURITY: IAM statements change (see the IAM table above)")
         if changes.security_group_changes:
             lines.append("    SECURITY: security groups change (see the table above)")
+        for trap in traps:
+            if trap.stack == changes.stack:
+                lines.extend(trap.render())
     return "\n".join(lines)
 
 
@@ -145,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         empty = workdir / "empty.template.json"
         empty.write_text(json.dumps({"Resources": {}}))
         all_changes = []
+        traps: list[Trap] = []
         for name in sorted(head.keys() | base.keys()):
             stack = name.removesuffix(".template.json")
             if name not in head:
@@ -159,7 +167,10 @@ def run(args: argparse.Namespace) -> int:
             output = result.stdout + result.stderr
             print(output.strip() + "\n")
             all_changes.append(parse_cdk_diff(stack, output))
-        print(summarize(all_changes, args.ref))
+            if name in base:
+                traps.extend(find_traps(json.loads(base[name].read_text()),
+                                        json.loads(head[name].read_text()), stack))
+        print(summarize(all_changes, args.ref, traps))
         return 1 if args.fail and any(c.changed for c in all_changes) else 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,97 @@
+"""``xgbapi deploy`` (make deploy): check the update against what is deployed, then cdk deploy.
+
+Synthesizes the app, reads each stack's deployed template (CloudFormation GetTemplate: what
+``cdk diff`` compares with), and looks for updates AWS would refuse or carry out unexpectedly
+(tools/update_checks.py). A change that would fail stops the deploy before CloudFormation
+starts (a failed endpoint update rolls back, with a guarded rollout after up to an hour),
+unless ``--allow-unsafe-update`` says the user accepts that. Then runs ``cdk deploy`` on the
+same synthesized assembly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from contract.config import load_config
+from contract.errors import CliError
+from tools.cdk_cli import CDK, ROOT, cli_env
+from tools.update_checks import Trap, blocking, find_traps
+
+ASSEMBLY = ROOT / "cdk.out"
+# stack name -> its deployed template, or None when the stack is not deployed yet
+DeployedTemplates = Callable[[str], dict[str, Any] | None]
+
+
+def check_update(templates: dict[str, dict[str, Any]], deployed: DeployedTemplates) -> list[Trap]:
+    """The traps of moving every deployed stack to its template in ``templates``."""
+    traps: list[Trap] = []
+    for stack, template in sorted(templates.items()):
+        current = deployed(stack)
+        if current is not None:
+            traps.extend(find_traps(current, template, stack))
+    return traps
+
+
+def refuse_if_blocking(traps: list[Trap], *, allow_unsafe: bool) -> None:
+    failing = blocking(traps)
+    if failing and not allow_unsafe:
+        ids = ", ".join(sorted({trap.id for trap in failing}))
+        raise CliError(f"{len(failing)} change(s) would make the stack update fail ({ids}); nothing "
+                       "was deployed",
+                       "deploy the safe sequence printed above, one step per deploy, or pass "
+                       "--allow-unsafe-update (make deploy ALLOW_UNSAFE_UPDATE=1) to try anyway")
+
+
+def deployed_templates(cloudformation: Any) -> DeployedTemplates:
+    """GetTemplate per stack; a stack that does not exist yet has no template."""
+    from deployed.aws import aws_errors
+
+    def lookup(stack: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = cloudformation.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
+        except ClientError as error:
+            if "does not exist" in str(error.response.get("Error", {}).get("Message", "")):
+                return None
+            with aws_errors(f"GetTemplate of {stack}", fix="check the credentials may call "
+                            "cloudformation:GetTemplate, and the region"):
+                raise
+        # boto3 hands a JSON template over as a dict already, a YAML one as text.
+        return body if isinstance(body, dict) else json.loads(body)
+
+    return lookup
+
+
+def synthesized_templates(assembly: Path) -> dict[str, dict[str, Any]]:
+    return {path.name.removesuffix(".template.json"): json.loads(path.read_text())
+            for path in sorted(assembly.glob("*.template.json"))}
+
+
+def run(args: argparse.Namespace) -> int:
+    import boto3
+
+    from deployed.aws import session
+
+    config = load_config(args.config)  # every config problem before anything else
+    region = config.region or boto3.Session().region_name
+    if not region:
+        raise CliError("no region to deploy to", "set project.region in the config, or AWS_REGION")
+    synth = subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-c", f"config={args.config}",
+                            "-o", str(ASSEMBLY)], cwd=ROOT, env=cli_env(validation=False))
+    if synth.returncode != 0:
+        raise CliError("cdk synth failed (see above)", "fix the reported problem and deploy again")
+    cloudformation = session(region).client("cloudformation")
+    traps = check_update(synthesized_templates(ASSEMBLY), deployed_templates(cloudformation))
+    for trap in traps:
+        print("\n".join(trap.render()), file=sys.stderr)
+    refuse_if_blocking(traps, allow_unsafe=args.allow_unsafe_update)
+    command = [str(CDK), "deploy", "--all", "--no-notices", "--app", str(ASSEMBLY),
+               "--require-approval", args.require_approval]
+    return subprocess.run(command, cwd=ROOT, env=cli_env(validation=False)).returncode
