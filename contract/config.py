@@ -23,8 +23,10 @@ from contract.manifest import Manifest, ManifestError
 from contract.request import AUTH_MODES, AuthMode
 
 DEFAULT_CONFIG_PATH = "config/default.toml"
-RolloutStrategy = Literal["all_at_once", "canary", "linear"]
-ROLLOUT_STRATEGIES: tuple[RolloutStrategy, ...] = ("all_at_once", "canary", "linear")
+# "none": no deployment policy on the endpoint (SageMaker's plain update). A blue/green update
+# must keep the variant names, so a deploy that adds, removes or renames a variant uses it.
+RolloutStrategy = Literal["all_at_once", "canary", "linear", "none"]
+ROLLOUT_STRATEGIES: tuple[RolloutStrategy, ...] = ("all_at_once", "canary", "linear", "none")
 # SageMaker's limits (API BlueGreenUpdatePolicy / TrafficRoutingConfig / ServerlessConfig).
 WAIT_INTERVAL_RANGE = (0, 3600)
 MAX_EXECUTION_TIMEOUT_RANGE = (600, 28800)
@@ -599,6 +601,10 @@ def _check_endpoint_against_variants(endpoint: EndpointSettings, variants: tuple
                             'SageMaker\'s linear step limit; use a percentage like "20%"')
     if not rollout.guardrails:
         return
+    if rollout.strategy == "none":
+        problems.append('endpoint.rollout.guardrails: auto-rollback is part of a blue/green '
+                        'deployment policy, which strategy = "none" leaves out; set guardrails = '
+                        'false for that deploy, or pick all_at_once, canary or linear')
     if len(variants) * ALARMS_PER_VARIANT > MAX_ROLLBACK_ALARMS:
         problems.append(f"endpoint.rollout.guardrails: {len(variants)} variants need "
                         f"{len(variants) * ALARMS_PER_VARIANT} rollback alarms; SageMaker watches at "
@@ -620,8 +626,9 @@ def _check_endpoint_against_variants(endpoint: EndpointSettings, variants: tuple
             f"{json.dumps(slots)} (added {json.dumps(added)}, removed {json.dumps(removed)}); a "
             "guarded blue/green rollout must keep the deployed variant names (they are slots: put "
             "the new model in an existing slot via its manifest). To add, remove or rename a "
-            "variant, deploy that change with guardrails = false, then set variant_slots to "
-            "the new names and turn guardrails back on")
+            'variant, deploy that change with strategy = "none" and guardrails = false (a '
+            "blue/green update must keep the variant names), then set variant_slots to the new "
+            "names and restore the strategy and guardrails")
 
 
 def _resolve_models(variants: tuple[VariantConfig, ...], region: str | None,

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -87,7 +88,9 @@ def cdk(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 def bootstrap(env: dict[str, str]) -> None:
-    cdk(["bootstrap", f"aws://{ACCOUNT}/{REGION}"], env)
+    # Its own output folder: the CLI locks the one it uses, and a synth into cdk.out may be running.
+    with tempfile.TemporaryDirectory(prefix="cdk-bootstrap-") as outdir:
+        cdk(["bootstrap", f"aws://{ACCOUNT}/{REGION}", "--output", outdir], env)
 
 
 def deploy(config: Path | str, env: dict[str, str], outdir: Path | str) -> None:

@@ -40,7 +40,7 @@ class Trap:
 
     @property
     def source(self) -> str:
-        return f"{DOCS}#{self.id.replace('_', '-')}"
+        return f"{DOCS}#{self.id}"
 
     def render(self) -> list[str]:
         label = "WILL FAIL" if self.severity == "fails" else "UNEXPECTED"
@@ -59,7 +59,7 @@ class Variant:
     instance_count: Any
     weight: Any
     serverless: dict[str, Any] | None
-    model: Any  # the ModelName value (a GetAtt of the Model resource)
+    model: Any  # the Model resource's properties (a new model changes them, not the reference)
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,12 @@ def endpoint_view(template: dict[str, Any]) -> EndpointView | None:
     isolation: dict[str, Any] = {}
     for item in config_props.get("ProductionVariants") or []:
         name = str(item.get("VariantName"))
+        model = _referenced(resources, item.get("ModelName"), MODEL)
+        model_properties = (model or {}).get("Properties") or item.get("ModelName")
         variants[name] = Variant(name=name, instance_type=item.get("InstanceType"),
                                  instance_count=item.get("InitialInstanceCount"),
                                  weight=item.get("InitialVariantWeight"),
-                                 serverless=item.get("ServerlessConfig"), model=item.get("ModelName"))
-        model = _referenced(resources, item.get("ModelName"), MODEL)
+                                 serverless=item.get("ServerlessConfig"), model=model_properties)
         isolation[name] = ((model or {}).get("Properties") or {}).get("EnableNetworkIsolation")
     autoscaled = set()
     for resource in resources.values():
@@ -172,96 +173,143 @@ def _autoscaled_instance_type(old: EndpointView, new: EndpointView, stack: str) 
     return traps
 
 
+def _autoscaled_variant_removed(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
+    gone = sorted(old.autoscaled - new.variants.keys())
+    return [Trap(
+        "autoscaled_variant_removed", "fails", stack,
+        f"variant {name} is removed (or renamed) while it is registered for autoscaling",
+        "SageMaker requires an autoscaled variant to be deregistered before an update removes it, "
+        "and its scalable target is deleted only after the endpoint update",
+        (f"deploy with autoscaling removed from {name} (keep the variant)",
+         f"deploy without {name}")) for name in gone]
+
+
+def _variant_names_blue_green(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
+    added = sorted(new.variants.keys() - old.variants.keys())
+    removed = sorted(old.variants.keys() - new.variants.keys())
+    if not (added or removed) or not new.blue_green:
+        return []
+    return [Trap(
+        "variant_names_blue_green", "fails", stack,
+        f"the variant names change (added {added or 'none'}, removed {removed or 'none'}) under a "
+        "blue/green deployment policy",
+        "a blue/green update must keep the old endpoint config's variant names (AWS does not "
+        "document what it does otherwise: expect the update to be refused)",
+        ('deploy the variant change with strategy = "none" and guardrails = false in '
+         "[endpoint.rollout] (no deployment policy)",
+         "set variant_slots to the new names, restore the strategy and guardrails, deploy again"))]
+
+
 def _serverless_switch(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
     traps = []
     for name in sorted(old.variants.keys() & new.variants.keys()):
         was, now = old.variants[name].serverless is not None, new.variants[name].serverless is not None
         if was == now:
             continue
-        direction = "instances -> serverless" if now else "serverless -> instances"
-        traps.append(Trap(
-            "serverless_switch", "fails", stack,
-            f"variant {name} switches {direction} in one update",
-            "a deployment guardrail (blue/green or rolling) update cannot move a variant between "
-            "serverless and instance-based hosting; SageMaker rejects the update",
-            (f"deploy the new hosting as a variant under a new name beside {name} (guardrails off "
-             "while the variant set changes)",
-             "shift traffic to it (xgbapi traffic --set), then deploy without the old variant",
-             "record the new variant names in variant_slots and turn guardrails back on")))
+        if now:
+            traps.append(Trap(
+                "instance_to_serverless", "fails", stack,
+                f"variant {name} switches from instances to serverless",
+                "SageMaker cannot convert an instance-based endpoint to serverless: the update is "
+                "refused with a ValidationError",
+                ("deploy the serverless model on a new endpoint (another project.prefix), move "
+                 "callers to it, then remove this one",)))
+        else:
+            traps.append(Trap(
+                "serverless_to_instance_one_way", "unexpected", stack,
+                f"variant {name} switches from serverless to instances",
+                "allowed, but there is no way back: an instance-based endpoint cannot be updated to "
+                "serverless again"))
     return traps
-
-
-def _variant_set_change(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
-    added = sorted(new.variants.keys() - old.variants.keys())
-    removed = sorted(old.variants.keys() - new.variants.keys())
-    if not (added or removed) or not new.blue_green:
-        return []
-    return [Trap(
-        "variant_set_change", "unexpected", stack,
-        f"the variant set changes (added {added or 'none'}, removed {removed or 'none'}) under a "
-        "blue/green deployment policy",
-        "traffic shifting applies to the variants both configs share; a variant that is new or "
-        "gone is created or deleted with the whole new fleet, and the rollback alarms of a removed "
-        "variant no longer watch anything",
-        ("to rename a variant, add the new one beside the old, shift traffic, then remove the old "
-         "one in a later deploy",))]
 
 
 def _data_capture_change(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
     if old.data_capture == new.data_capture or not old.retain_all:
         return []
     return [Trap(
-        "data_capture_retained", "unexpected", stack,
+        "datacapture_with_retention", "unexpected", stack,
         "the data capture settings change on an endpoint that retains its variant properties",
-        "with RetainAllVariantProperties the endpoint keeps the data capture settings it runs "
-        "with; a new DataCaptureConfig in the endpoint config does not take effect on update, and "
-        "ExcludeRetainedVariantProperties cannot name it",
-        ("deploy the change with autoscaling off on every variant (RetainAllVariantProperties "
-         "false), then turn autoscaling back on",))]
+        "with RetainAllVariantProperties the endpoint keeps properties it runs with, and "
+        "ExcludeRetainedVariantProperties cannot name the data capture config: whether the new "
+        "settings apply on this update is not documented",
+        ("check the endpoint's DataCaptureConfig after the deploy (aws sagemaker describe-endpoint)",))]
 
 
-def _scaling_removed(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
-    """Autoscaling taken off: the instance counts the scaler chose do not survive as expected."""
-    dropped = sorted((old.autoscaled - new.autoscaled) & new.variants.keys())
-    if not dropped:
+def _kms_key_change(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
+    if old.kms_key == new.kms_key:
         return []
-    if not new.retain_all:
-        counts = ", ".join(f"{n} -> {new.variants[n].instance_count}" for n in dropped)
-        return [Trap(
-            "counts_reset", "unexpected", stack,
-            f"autoscaling ends on {', '.join(dropped)} and the endpoint stops retaining its "
-            f"variant properties: instance counts reset to the config's ({counts})",
-            "without autoscaling the endpoint no longer sets RetainAllVariantProperties, so the "
-            "update applies the new config's InitialInstanceCount instead of the count the scaler "
-            "had reached (a scaled-out fleet shrinks at once)",
-            ("set instance_count to the count the variant needs now (xgbapi status shows it) in "
-             "the same change",))]
     return [Trap(
-        "scaled_count_frozen", "unexpected", stack,
-        f"autoscaling ends on {', '.join(dropped)} while another variant still autoscales: "
-        "its instance count stays where the scaler left it",
-        "RetainAllVariantProperties stays on (another variant autoscales), so the update keeps "
-        "the variant's current instance count, not the config's instance_count, and no scaler "
-        "moves it any more",
-        ("after the deploy, set the count you want with xgbapi traffic --instances "
-         "VARIANT=COUNT",))]
+        "kms_key_change", "unexpected", stack,
+        "the ML storage volume key changes",
+        "the new instances' volumes are encrypted with the new key, whose key policy must admit "
+        "SageMaker and the deploying role; a key it cannot use fails the update late, after the "
+        "new fleet was requested")]
 
 
-def _endpoint_renamed(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
+def _instance_count_not_applied(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
+    if not (old.retain_all and new.retain_all):
+        return []
+    names = sorted(name for name in old.variants.keys() & new.variants.keys()
+                   if old.variants[name].instance_count != new.variants[name].instance_count
+                   or (name in old.autoscaled and name not in new.autoscaled))
+    if not names:
+        return []
+    return [Trap(
+        "instance_count_not_applied", "unexpected", stack,
+        f"the instance count of {', '.join(names)} in the config does not take effect",
+        "while any variant autoscales the endpoint retains its variant properties: an update keeps "
+        "each existing variant's current instance count, whatever the new config says (a variant "
+        "that stops autoscaling stays where the scaler left it)",
+        ("after the deploy, set the count with xgbapi traffic --instances VARIANT=COUNT",))]
+
+
+def _retention_flag_flip(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
+    if not old.retain_all or new.retain_all:
+        return []
+    counts = ", ".join(f"{name} -> {variant.instance_count}" for name, variant in sorted(new.variants.items())
+                       if variant.instance_count is not None)
+    return [Trap(
+        "retention_flag_flip", "unexpected", stack,
+        f"no variant autoscales any more: every instance count resets to the config's ({counts})",
+        "without autoscaling the endpoint stops retaining its variant properties, so this update "
+        "applies the config's InitialInstanceCount instead of the counts the scaler reached (a "
+        "scaled-out fleet shrinks at once)",
+        ("set instance_count to the count each variant runs now (xgbapi status shows it) in the "
+         "same change",))]
+
+
+def _endpoint_name_change(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
     if old.endpoint_name == new.endpoint_name:
         return []
     return [Trap(
-        "endpoint_renamed", "unexpected", stack,
+        "endpoint_name_change", "unexpected", stack,
         f"the endpoint name changes ({old.endpoint_name} -> {new.endpoint_name})",
-        "EndpointName requires replacement: CloudFormation creates a new endpoint and deletes "
-        "the old one; callers and dashboards that use the old name break, and the run-time "
-        "weights, counts and autoscaling state start over",
-        ("keep project.prefix (it names the endpoint); to move, deploy a second stack set "
-         "under the new prefix, switch callers, then destroy the old one",))]
+        "EndpointName requires replacement: CloudFormation creates a new endpoint and deletes the "
+        "old one; callers and dashboards that use the old name break, and run-time weights, counts "
+        "and autoscaling state start over",
+        ("keep the name; to move, deploy a second stack set under the new prefix, switch callers, "
+         "then destroy the old one",))]
 
 
-_CHECKS = (_autoscaled_instance_type, _serverless_switch, _variant_set_change, _data_capture_change,
-           _scaling_removed, _endpoint_renamed)
+def _step_in_instances(old: EndpointView, new: EndpointView, stack: str) -> list[Trap]:
+    routing = ((new.deployment_config or {}).get("BlueGreenUpdatePolicy") or {}).get(
+        "TrafficRoutingConfiguration") or {}
+    step = routing.get("CanarySize") or routing.get("LinearStepSize") or {}
+    if step.get("Type") != "INSTANCE_COUNT" or not new.autoscaled or old.variants == new.variants:
+        return []
+    return [Trap(
+        "canary_linear_size_vs_fleet", "unexpected", stack,
+        f"the {routing.get('Type', '').lower()} step is {step.get('Value')} instance(s) and a variant "
+        "autoscales",
+        "SageMaker checks the step against the live fleet (canary at most 50%, linear steps 10-50%), "
+        "but synth checked it against the config's instance_count; the scaler may have changed the "
+        "fleet since",
+        ('give the step as a percentage of the fleet, e.g. canary_size = "10%"',))]
+
+
+_CHECKS = (_autoscaled_instance_type, _autoscaled_variant_removed, _variant_names_blue_green,
+           _serverless_switch, _data_capture_change, _kms_key_change, _instance_count_not_applied,
+           _retention_flag_flip, _endpoint_name_change, _step_in_instances)
 
 
 def blocking(traps: list[Trap]) -> list[Trap]:

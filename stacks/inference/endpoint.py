@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CfnTag, Stack
+from aws_cdk import ArnFormat, CfnTag, Stack
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -41,6 +41,9 @@ class InferenceEndpoint(Construct):
     """
 
     artifact_access: iam.Policy
+    # cloudwatch:DescribeAlarms on the rollback alarms: SageMaker reads them with the execution
+    # role during a guarded update (None when guardrails are off).
+    alarm_access: iam.Policy | None
     models: dict[str, sagemaker.CfnModel]
     endpoint_config: sagemaker.CfnEndpointConfig
     alarms: list[cloudwatch.Alarm]
@@ -98,6 +101,21 @@ class InferenceEndpoint(Construct):
         )
         # The endpoint downloads the artifacts when it starts: the grant must exist first.
         self.endpoint.node.add_dependency(self.artifact_access)
+        self.alarm_access = None
+        if rollout.guardrails and self.endpoint.deployment_config is not None:
+            # "Ensure that your IAM execution role has permission to perform the
+            # cloudwatch:DescribeAlarms action on the auto-rollback alarms" (deployment guardrails
+            # guide): exactly these alarms, and before the update that watches them.
+            # ARNs from the alarm names (Ref), the same ARN as GetAtt Arn; the AWS emulator the
+            # tests deploy into resolves Ref of an alarm but not its GetAtt.
+            alarm_arns = [Stack.of(self).format_arn(
+                service="cloudwatch", resource="alarm", resource_name=alarm.alarm_name,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME) for alarm in self.alarms]
+            self.alarm_access = iam.Policy(self, "RollbackAlarmRead", roles=[execution_role],
+                                           statements=[iam.PolicyStatement(
+                                               actions=["cloudwatch:DescribeAlarms"],
+                                               resources=alarm_arns)])
+            self.endpoint.node.add_dependency(self.alarm_access)
         self.scaling_targets = {
             variant.name: self._autoscaling(variant)
             for variant in variants if variant.autoscaling is not None

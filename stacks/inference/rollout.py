@@ -40,7 +40,12 @@ def rollback_alarms(scope: Construct, *, endpoint_name: str, variant_names: Sequ
 
 
 def deployment_config(rollout: RolloutSettings, alarms: Sequence[cloudwatch.IAlarm]) -> Any:
-    """The endpoint's DeploymentConfig: only the chosen strategy's size and wait are set."""
+    """The endpoint's DeploymentConfig: only the chosen strategy's size and wait are set.
+
+    None for strategy "none": SageMaker's plain update, the one that may change variant names.
+    """
+    if rollout.strategy == "none":
+        return None
     endpoint = sagemaker.CfnEndpoint
     routing = endpoint.TrafficRoutingConfigProperty(
         type=rollout.strategy.upper(),

@@ -274,7 +274,14 @@ def test_a_single_serverless_variant_loads():
 def test_unknown_rollout_strategy():
     raw = guarded(strategy="blue_green")
     assert only_problem(raw) == ("endpoint.rollout.strategy: 'blue_green' must be one of all_at_once, "
-                                 "canary, linear")
+                                 "canary, linear, none")
+
+
+def test_guardrails_need_a_deployment_policy():
+    assert only_problem(guarded(strategy="none")) == (
+        'endpoint.rollout.guardrails: auto-rollback is part of a blue/green deployment policy, '
+        'which strategy = "none" leaves out; set guardrails = false for that deploy, or pick '
+        'all_at_once, canary or linear')
 
 
 def test_canary_over_half_the_fleet():
@@ -339,8 +346,9 @@ def test_renaming_a_variant_while_guardrails_are_on():
         '["champion", "challenger"] (added ["challenger-v2"], removed ["challenger"]); a guarded '
         "blue/green rollout must keep the deployed variant names (they are slots: put the new model "
         "in an existing slot via its manifest). To add, remove or rename a variant, deploy that "
-        "change with guardrails = false, then set variant_slots to the new names and turn "
-        "guardrails back on")
+        'change with strategy = "none" and guardrails = false (a blue/green update must keep the '
+        "variant names), then set variant_slots to the new names and restore the strategy and "
+        "guardrails")
 
 
 def test_renaming_is_allowed_with_guardrails_off():

@@ -62,13 +62,42 @@ def test_endpoint_has_a_fixed_name_and_follows_the_config(synthesized):
 
 def test_execution_role_may_read_exactly_the_model_artifacts(synthesized):
     template = Template.from_json(inference(synthesized))
-    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    policy = template.find_resources("AWS::IAM::Policy")["ModelArtifactRead1C33178A"]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert [s["Action"] for s in statements] == ["s3:GetObject", "s3:GetObject"]
     rendered = json.dumps([s["Resource"] for s in statements])
     assert "models/champion/xgb-demo-20261101T120000Z-champ/output/model.tar.gz" in rendered
     assert "*" not in rendered
     assert policy["Properties"]["Roles"][0]["Fn::GetStackOutput"]["StackName"] == "xgb-test-data"
+
+
+def test_the_execution_role_may_describe_exactly_the_rollback_alarms_before_the_update(synthesized):
+    """Auto-rollback reads the alarms with the execution role (deployment guardrails guide)."""
+    resources = inference(synthesized)["Resources"]
+    policy = resources["RollbackAlarmRead2F21585C"]["Properties"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "cloudwatch:DescribeAlarms"
+    alarms = sorted(i for i, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 4
+    arns = [json.dumps(arn) for arn in statement["Resource"]]
+    assert all(":cloudwatch:" in arn and ":alarm:" in arn for arn in arns)
+    assert sorted(next(i for i in alarms if f'"Ref": "{i}"' in arn) for arn in arns) == alarms
+    assert policy["Roles"][0]["Fn::GetStackOutput"]["StackName"] == "xgb-test-data"
+    (endpoint,) = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::Endpoint"]
+    assert "RollbackAlarmRead2F21585C" in endpoint["DependsOn"]
+
+
+def test_strategy_none_deploys_without_a_deployment_policy_or_alarm_grant():
+    """The plain update a variant-set change needs: no DeploymentConfig, no DescribeAlarms grant."""
+    from tests.tools.test_update_checks import BASE, changed, inference_template
+
+    raw = changed(BASE, lambda c: c["endpoint"]["rollout"].update(
+        strategy="none", guardrails=False, canary_size=None))
+    raw["endpoint"]["rollout"] = {k: v for k, v in raw["endpoint"]["rollout"].items() if v is not None}
+    resources = inference_template(raw)["Resources"]
+    (endpoint,) = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::Endpoint"]
+    assert "DeploymentConfig" not in endpoint["Properties"]
+    assert "RollbackAlarmRead2F21585C" not in resources
 
 
 # --- guarded rollouts, autoscaling, data capture, serverless -------------------------------

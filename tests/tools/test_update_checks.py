@@ -8,6 +8,7 @@ Safe changes (a model, a weight) are not flagged.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import tomllib
 from typing import Any
@@ -95,7 +96,7 @@ def test_instance_type_of_an_autoscaled_variant_fails_and_blocks_the_deploy(base
     assert len(trap.safe_sequence) == 3 and "autoscaling removed" in trap.safe_sequence[0]
     summary = summarize([StackChanges(STACK, modified=["x"])], "main", traps)
     assert "WILL FAIL [autoscaled_instance_type] variant champion" in summary
-    assert "safe sequence:" in summary and "docs/update-traps.md#autoscaled-instance-type" in summary
+    assert "safe sequence:" in summary and "docs/update-traps.md#autoscaled_instance_type" in summary
     with pytest.raises(CliError, match="autoscaled_instance_type"):
         deploy.refuse_if_blocking(traps, allow_unsafe=False)
     deploy.refuse_if_blocking(traps, allow_unsafe=True)  # the explicit override
@@ -111,7 +112,7 @@ def test_the_safe_sequence_itself_passes_step_by_step(base_template):
     step3 = changed(step2, lambda c: variant(c, "champion").update(
         min_instances=1, max_instances=4, target_invocations_per_instance=750))
     templates = [base_template] + [inference_template(raw) for raw in (step1, step2, step3)]
-    for before, after in zip(templates, templates[1:], strict=False):
+    for before, after in itertools.pairwise(templates):
         assert blocking(find_traps(before, after, STACK)) == []
 
 
@@ -122,21 +123,42 @@ def test_switching_a_variant_to_serverless_fails():
         for key in [k for k, v in variant_entry.items() if v is None]:
             variant_entry.pop(key)
     traps = traps_of(inference_template(SINGLE), after)
-    assert [(t.id, t.severity) for t in traps] == [("serverless_switch", "fails")]
-    assert "instances -> serverless" in traps[0].what
+    assert [(t.id, t.severity) for t in traps] == [("instance_to_serverless", "fails")]
+    assert "from instances to serverless" in traps[0].what
+    back = find_traps(inference_template(after), inference_template(SINGLE), STACK)
+    assert [(t.id, t.severity) for t in back] == [("serverless_to_instance_one_way", "unexpected")]
 
 
-def test_a_changed_variant_set_under_blue_green_is_flagged():
+def without_policy(raw: dict[str, Any]) -> dict[str, Any]:
+    """The same config with strategy "none" (no deployment policy) and guardrails off."""
+    result = copy.deepcopy(raw)
+    result["endpoint"]["rollout"] = {"strategy": "none", "guardrails": False}
+    return result
+
+
+def test_changed_variant_names_under_blue_green_fail_and_strategy_none_is_the_way():
     open_rollout = changed(BASE, lambda c: c["endpoint"]["rollout"].update(guardrails=False))
     renamed = changed(open_rollout, lambda c: variant(c, "challenger").update(name="candidate"))
     traps = traps_of(inference_template(open_rollout), renamed)
-    assert [t.id for t in traps] == ["variant_set_change"]
+    assert [(t.id, t.severity) for t in traps] == [("variant_names_blue_green", "fails")]
     assert "added ['candidate'], removed ['challenger']" in traps[0].what
+    assert 'strategy = "none"' in traps[0].safe_sequence[0]
+    # The safe sequence: the variant change without a deployment policy is not flagged.
+    assert traps_of(inference_template(open_rollout), without_policy(renamed)) == []
+
+
+def test_removing_an_autoscaled_variant_fails():
+    one = changed(BASE, lambda c: c["variants"].pop())  # challenger goes; champion autoscales
+    two_scaled = changed(BASE, lambda c: variant(c, "challenger").update(
+        min_instances=1, max_instances=3, target_invocations_per_instance=500))
+    traps = find_traps(inference_template(without_policy(two_scaled)),
+                       inference_template(without_policy(one)), STACK)
+    assert [(t.id, t.severity) for t in traps] == [("autoscaled_variant_removed", "fails")]
 
 
 def test_data_capture_changes_on_a_retaining_endpoint_are_flagged(base_template):
     after = changed(BASE, lambda c: c["endpoint"]["data_capture"].update(sampling_percentage=50))
-    assert [t.id for t in traps_of(base_template, after)] == ["data_capture_retained"]
+    assert [t.id for t in traps_of(base_template, after)] == ["datacapture_with_retention"]
 
 
 def test_ending_autoscaling_resets_the_counts_when_nothing_is_retained_any_more(base_template):
@@ -144,7 +166,7 @@ def test_ending_autoscaling_resets_the_counts_when_nothing_is_retained_any_more(
         for key in ("min_instances", "max_instances", "target_invocations_per_instance"):
             variant(c, "champion").pop(key)
     traps = traps_of(base_template, changed(BASE, no_scaling))
-    assert [(t.id, t.severity) for t in traps] == [("counts_reset", "unexpected")]
+    assert [(t.id, t.severity) for t in traps] == [("retention_flag_flip", "unexpected")]
     assert "champion -> 2" in traps[0].what
 
 
@@ -155,14 +177,42 @@ def test_ending_autoscaling_on_one_variant_of_two_freezes_its_count():
         for key in ("min_instances", "max_instances", "target_invocations_per_instance"):
             variant(c, "champion").pop(key)
     traps = traps_of(inference_template(both), changed(both, champion_off))
-    assert [t.id for t in traps] == ["scaled_count_frozen"]
+    assert [t.id for t in traps] == ["instance_count_not_applied"]
+
+
+def test_a_new_instance_count_is_not_applied_while_a_variant_autoscales(base_template):
+    after = changed(BASE, lambda c: variant(c, "challenger").update(instance_count=3))
+    traps = traps_of(base_template, after)
+    assert [t.id for t in traps] == ["instance_count_not_applied"]
+    assert "challenger" in traps[0].what
+
+
+def test_a_step_in_instances_with_autoscaling_is_flagged():
+    before = changed(BASE, lambda c: (c["endpoint"]["rollout"].update(canary_size=1),
+                                      variant(c, "challenger").update(instance_count=2)))
+    after = changed(before, lambda c: variant(c, "champion").update(
+        manifest="tests/fixtures/manifests/challenger/manifest.json"))
+    traps = traps_of(inference_template(before), after)
+    assert [t.id for t in traps] == ["canary_linear_size_vs_fleet"]
+    # The same model change with the step as a percentage is safe.
+    assert traps_of(base_template_of(BASE), changed(BASE, lambda c: variant(c, "champion").update(
+        manifest="tests/fixtures/manifests/challenger/manifest.json"))) == []
+
+
+def base_template_of(raw: dict[str, Any]) -> dict[str, Any]:
+    return inference_template(raw)
+
+
+def test_a_new_volume_key_is_flagged(base_template):
+    after = changed(BASE, lambda c: c["endpoint"].update(volume_kms=False))
+    assert [t.id for t in traps_of(base_template, after)] == ["kms_key_change"]
 
 
 def test_a_renamed_endpoint_is_flagged(base_template):
     after = json.loads(json.dumps(base_template))
     (endpoint,) = [r for r in after["Resources"].values() if r["Type"] == "AWS::SageMaker::Endpoint"]
     endpoint["Properties"]["EndpointName"] = "xgb-other-endpoint"
-    assert [t.id for t in find_traps(base_template, after, STACK)] == ["endpoint_renamed"]
+    assert [t.id for t in find_traps(base_template, after, STACK)] == ["endpoint_name_change"]
 
 
 @pytest.mark.parametrize("edit", [
