@@ -23,9 +23,11 @@ from tests.conftest import FIXTURES, write_config
 from tools import emulator
 
 TEST_CONFIG = (FIXTURES / "config" / "two_variants.toml").read_text()
-# Adding a variant changes the slots: the documented way is one deploy with guardrails off.
+# Adding a variant changes the slots: the documented way is one deploy without a deployment
+# policy (a blue/green update must keep the variant names) and with guardrails off.
 CHANGED = TEST_CONFIG.replace("weight = 0.7", "weight = 0.5").replace("weight = 0.3", "weight = 0.4").replace(
-    "guardrails = true", "guardrails = false") + """
+    "guardrails = true", "guardrails = false").replace('strategy = "canary"', 'strategy = "none"').replace(
+    'canary_size = "25%"\n', "") + """
 [[variants]]
 name = "canary"
 manifest = "tests/fixtures/manifests/challenger/manifest.json"
