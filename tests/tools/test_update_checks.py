@@ -248,3 +248,63 @@ def test_the_pre_deploy_check_reads_the_deployed_templates(base_template):
     assert [t.id for t in blocking(traps)] == ["autoscaled_instance_type"]
     with pytest.raises(CliError, match="nothing was deployed"):
         deploy.refuse_if_blocking(traps, allow_unsafe=False)
+
+
+def _no_scaling(name: str) -> Any:
+    def edit(c: dict[str, Any]) -> None:
+        for key in ("min_instances", "max_instances", "target_invocations_per_instance"):
+            variant(c, name).pop(key)
+    return edit
+
+
+OPEN = changed(BASE, lambda c: c["endpoint"]["rollout"].update(guardrails=False))
+TWO_SCALED = changed(BASE, lambda c: variant(c, "challenger").update(
+    min_instances=1, max_instances=3, target_invocations_per_instance=500))
+SERVERLESS = {**SINGLE, "variants": [{"name": "champion", "weight": 1,
+                                      "manifest": "tests/fixtures/manifests/champion/manifest.json",
+                                      "serverless": {"memory_mb": 2048, "max_concurrency": 5}}]}
+SCENARIOS = {  # trap id -> (config before, config after)
+    "autoscaled_instance_type": (BASE, changed(BASE, lambda c: variant(c, "champion").update(
+        instance_type="ml.m5.xlarge"))),
+    "autoscaled_variant_removed": (without_policy(TWO_SCALED),
+                                   without_policy(changed(BASE, lambda c: c["variants"].pop()))),
+    "variant_names_blue_green": (OPEN, changed(OPEN, lambda c: variant(c, "challenger").update(
+        name="candidate"))),
+    "instance_to_serverless": (SINGLE, SERVERLESS),
+    "serverless_to_instance_one_way": (SERVERLESS, SINGLE),
+    "datacapture_with_retention": (BASE, changed(BASE, lambda c: c["endpoint"]["data_capture"].update(
+        sampling_percentage=50))),
+    "kms_key_change": (BASE, changed(BASE, lambda c: c["endpoint"].update(volume_kms=False))),
+    "instance_count_not_applied": (BASE, changed(BASE, lambda c: variant(c, "challenger").update(
+        instance_count=3))),
+    "retention_flag_flip": (BASE, changed(BASE, _no_scaling("champion"))),
+}
+
+
+@pytest.mark.parametrize("trap_id", sorted(SCENARIOS))
+def test_each_trap_is_named_in_the_review_summary_and_failing_ones_stop_the_deploy(trap_id):
+    before, after = (inference_template(raw) for raw in SCENARIOS[trap_id])
+    traps = find_traps(before, after, STACK)
+    assert trap_id in [t.id for t in traps]
+    summary = summarize([StackChanges(STACK, modified=["x"])], "main", traps)
+    (trap,) = [t for t in traps if t.id == trap_id]
+    label = "WILL FAIL" if trap.severity == "fails" else "UNEXPECTED"
+    assert f"{label} [{trap_id}]" in summary and f"update-traps.md#{trap_id}" in summary
+    docs = (ROOT / "docs" / "update-traps.md").read_text()
+    assert f"### {trap_id}\n" in docs  # the source the summary links to exists
+    check = deploy.check_update({STACK: after}, lambda stack: before)
+    if trap.severity == "fails":
+        with pytest.raises(CliError, match=trap_id):
+            deploy.refuse_if_blocking(check, allow_unsafe=False)
+    else:
+        deploy.refuse_if_blocking(check, allow_unsafe=False)  # a warning does not stop it
+
+
+def test_every_trap_the_checks_can_name_has_its_source_in_the_docs():
+    import re
+
+    source = (ROOT / "tools" / "update_checks.py").read_text()
+    ids = set(re.findall(r'"(\w+)", "(?:fails|unexpected)", stack', source))
+    assert len(ids) >= 11, ids
+    docs = (ROOT / "docs" / "update-traps.md").read_text()
+    assert sorted(i for i in ids if f"### {i}\n" not in docs) == []
