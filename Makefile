@@ -29,20 +29,24 @@ demo: install  ## the product end to end on loopback: train, synth, serve, send 
 	@echo "==> [3/3] serving the request path on loopback and sending the held-out test rows"
 	$(XGBAPI) demo --config $(CONFIG)
 
-serve-local: install  ## POST /predict on loopback (API_PORT=8080, RUNTIME_PORT=8081) until Ctrl-C
-	$(XGBAPI) serve --config $(CONFIG) --api-port $(or $(API_PORT),8080) --runtime-port $(or $(RUNTIME_PORT),8081)
+serve-local: install  ## POST /predict on loopback (API_PORT, RUNTIME_PORT: default 8080, 8081) until Ctrl-C
+	$(XGBAPI) serve --config $(CONFIG) $(if $(API_PORT),--api-port $(API_PORT)) $(if $(RUNTIME_PORT),--runtime-port $(RUNTIME_PORT))
 
 install: .venv/.installed node_modules/.installed  ## venv at .venv with the pinned set + xgbapi + the pinned CDK CLI
 
 .venv/.installed: requirements.txt requirements-dev.txt requirements-sagemaker.txt constraints.txt pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
-	test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) --version 2>/dev/null | grep -q '^uv $(UV_VERSION) ' || $(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
-lock: .venv/.installed  ## re-resolve constraints.txt (the one place versions live) after editing requirements*.txt
-	$(UV) pip compile requirements-dev.txt --python-version 3.11 --quiet --no-annotate --custom-compile-command "make lock" -o constraints.txt
+lock: .venv/.installed  ## re-resolve constraints.txt (the one place versions live); UPGRADE=1 takes the newest releases
+	@# Compiled from copies without their "-c constraints.txt" line: the old pins must not hold back UPGRADE=1.
+	tmp=$$(mktemp -d) && for f in requirements*.txt; do sed '/^-c /d' $$f > $$tmp/$$f; done && \
+	$(UV) pip compile $$tmp/requirements-dev.txt --python-version 3.11 --quiet --no-annotate \
+		--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o constraints.txt; \
+	status=$$?; rm -rf $$tmp; exit $$status
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -65,7 +69,7 @@ test: install  ## the whole offline test suite, on both cores; prints its wall t
 snapshot-update:  install  ## re-baseline the template snapshots (review the diff!)
 	$(PY) -m pytest -q tests/infrastructure/test_snapshots.py --snapshot-update
 
-lint: install  ## ruff, mypy on the stacks, training and Lambda code, cfn-lint on the templates
+lint: install  ## ruff, mypy (strict) on every package and the Lambda, cfn-lint on the templates
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	@$(MAKE) --no-print-directory synth CFN_LINT=1

@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 def error_line(error: BaseException) -> str:
     """The one line a user-fixable error prints (a config lists all its problems on that line)."""
     if isinstance(error, ConfigError):
-        return f"error: {error.source} is not a valid deployment config: " + " / ".join(error.problems)
+        return (f"error: {error.source} is not a valid deployment config: " + " / ".join(error.problems)
+                + "; fix it (docs/configuration.md) or name another with --config")
     if isinstance(error, OSError):
         where = f" ({error.filename})" if error.filename else ""
         return f"error: {error.strerror or error}{where}; check the path, permissions and free space"

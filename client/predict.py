@@ -40,11 +40,11 @@ from urllib.parse import urlsplit
 from contract.config import DEFAULT_CONFIG_PATH
 from contract.errors import CliError
 from contract.limits import ENDPOINT_BODY_LIMIT_BYTES, MAX_ROWS_PER_REQUEST
-from contract.names import ApiOutput, Component
+from contract.names import LOCAL_API_PORT, PREDICT_PATH, ApiOutput, Component
 from contract.request import API_KEY_ENV, API_KEY_HEADER, AuthMode
 
 DEFAULT_CONFIG = DEFAULT_CONFIG_PATH
-DEFAULT_LOCAL_URL = "http://127.0.0.1:8080/predict"
+DEFAULT_LOCAL_URL = f"http://127.0.0.1:{LOCAL_API_PORT}{PREDICT_PATH}"
 SERVICE = "execute-api"
 # The handler accepts MAX_ROWS_PER_REQUEST rows and ENDPOINT_BODY_LIMIT_BYTES per request; stay
 # well under both so a request is quick to retry and API Gateway's 29 s integration timeout is far away.
@@ -341,12 +341,14 @@ def _session() -> Any:
 
 def stack_url(name: str, region: str) -> str:
     """The ``PredictUrl`` output of the API stack, via CloudFormation DescribeStacks."""
-    from deployed.aws import stack_outputs
+    from deployed.aws import NO_CREDENTIALS_FIX, stack_outputs
+
+    NO_STACK_LOOKUP_FIX = f"{NO_CREDENTIALS_FIX}, or pass --url / --local"
 
     outputs = stack_outputs(_session().client("cloudformation", region_name=region), name, region,
                             required=[ApiOutput.PREDICT_URL],
                             deploy_fix="deploy it (make train, then make deploy), check --config "
-                            "and --region, or pass --url")
+                            "and --region, or pass --url", credentials_fix=NO_STACK_LOOKUP_FIX)
     return outputs[ApiOutput.PREDICT_URL]
 
 

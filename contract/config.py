@@ -239,8 +239,8 @@ def load_config(path: str | Path = DEFAULT_CONFIG_PATH, *, base_dir: Path | None
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(source, [f"file not found; copy {DEFAULT_CONFIG_PATH} and edit it, "
-                                   "or pass -c config=PATH"]) from None
+        raise ConfigError(source, [f"file not found; copy {DEFAULT_CONFIG_PATH} and edit it, or "
+                                   "name another config (--config PATH; cdk: -c config=PATH)"]) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(source, [f"is not valid TOML: {error}"]) from None
     return parse_config(raw, source=source, base_dir=base_dir or Path.cwd(),
@@ -670,8 +670,10 @@ def _resolve_models(variants: tuple[VariantConfig, ...], region: str | None,
 
 
 def _check_lambda_environment(manifest: Manifest, prefix: str, problems: list[str]) -> None:
-    # The feature list travels to the Lambda as an environment variable (see stacks/api_stack.py).
-    size = len(json.dumps(list(manifest.feature_names))) + len(prefix) + 200
+    # The feature list travels to the Lambda as an environment variable (names.handler_environment);
+    # the runtime adds a few variables of its own (the margin).
+    variables = names.handler_environment(names.endpoint_name(prefix), manifest.feature_names)
+    size = sum(len(key) + len(value) for key, value in variables.items()) + 200
     if size > LAMBDA_ENVIRONMENT_LIMIT_BYTES:
         problems.append(f"features: the feature list needs about {size} bytes of Lambda "
                         f"environment, over Lambda's {LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte limit; "

@@ -8,6 +8,9 @@ start, and enum classes cost time to build there.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+
 
 class Component:
     """The three stacks, in deploy order: ``<project.prefix>-<component>``."""
@@ -73,8 +76,19 @@ class HandlerEnv:
     MAX_ATTEMPTS = "MAX_ATTEMPTS"
 
 
+def handler_environment(endpoint_name: str, feature_names: Iterable[str]) -> dict[str, str]:
+    """The variables the API stack sets on the function (the others keep their defaults)."""
+    return {HandlerEnv.ENDPOINT_NAME: endpoint_name,
+            HandlerEnv.FEATURE_NAMES: json.dumps(list(feature_names), separators=(",", ":"))}
+
+
 # The Lambda's entry point inside its asset (lambda/preprocess/handler.py, function handler).
 HANDLER_ENTRY_POINT = "handler.handler"
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"  # CloudWatch namespace of endpoint metrics
 API_STAGE = "v1"
+# Where commands look when neither flags, the config nor the AWS configuration name a region.
+DEFAULT_REGION = "us-east-1"
+# The local mirror's ports (xgbapi serve, make serve-local) and so the client's --local URL.
+LOCAL_API_PORT = 8080
+LOCAL_RUNTIME_PORT = 8081
 PREDICT_PATH = "/predict"

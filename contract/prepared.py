@@ -16,6 +16,7 @@ from pathlib import Path
 
 from contract.errors import CliError
 
+DEFAULT_PREPARED_DIR = "data/prepared"  # where prepare writes and the demo reads, by default
 DATASET_FILE = "dataset.json"
 TRAIN, VALIDATION, TEST, TEST_LABELS = "train.csv", "validation.csv", "test.csv", "test_labels.csv"
 

@@ -64,13 +64,13 @@ def aws_call(what: str, function: Any, *, fix: str, **kwargs: Any) -> Any:
 
 
 def stack_outputs(cloudformation: Any, name: str, region: str | None, *, required: Sequence[str],
-                  deploy_fix: str) -> dict[str, str]:
+                  deploy_fix: str, credentials_fix: str = NO_CREDENTIALS_FIX) -> dict[str, str]:
     """The outputs of stack ``name``; a missing stack or output is a CliError ending in ``deploy_fix``."""
     where = f" in {region}" if region else ""
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except NoCredentialsError:
-        raise CliError(f"no AWS credentials found to look up stack {name}", NO_CREDENTIALS_FIX) from None
+        raise CliError(f"no AWS credentials found to look up stack {name}", credentials_fix) from None
     except ClientError as error:
         detail = error.response.get("Error", {})
         message = str(detail.get("Message", error))

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from contract.limits import API_PAYLOAD_LIMIT_BYTES
-from contract.names import API_STAGE
+from contract.names import API_STAGE, PREDICT_PATH
 from contract.request import REQUEST_SCHEMA
 from local.lambda_host import LambdaHandler
 from local.loopback_http import LoopbackHandler
@@ -117,7 +117,7 @@ class _Handler(LoopbackHandler):
             self.respond(*gateway_error(413, "REQUEST_TOO_LARGE", "Request Too Long"))
             return
         body = self.read_body()
-        if urlsplit(self.path).path != "/predict":
+        if urlsplit(self.path).path != PREDICT_PATH:
             self.respond(*gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"))
             return
         rejected = validate_request(self.headers.get("Content-Type"), body)

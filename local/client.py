@@ -8,6 +8,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from contract.names import PREDICT_PATH
+
 
 class ApiClient:
     """One persistent connection; not thread-safe (use one per thread)."""
@@ -30,7 +32,7 @@ class ApiClient:
         return response.status, dict(response.getheaders()), json.loads(payload or b"null"), elapsed
 
     def predict(self, document: dict[str, Any]) -> tuple[int, dict[str, str], Any, float]:
-        return self.post("/predict", json.dumps(document).encode())
+        return self.post(PREDICT_PATH, json.dumps(document).encode())
 
     def get(self, path: str) -> tuple[int, Any]:
         self._connection.request("GET", path)

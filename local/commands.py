@@ -6,9 +6,11 @@ import argparse
 from typing import Any
 
 from contract.config import DEFAULT_CONFIG_PATH
+from contract.names import LOCAL_API_PORT, LOCAL_RUNTIME_PORT
+from contract.prepared import DEFAULT_PREPARED_DIR
 
-DEFAULT_API_PORT = 8080
-DEFAULT_RUNTIME_PORT = 8081
+DEFAULT_API_PORT = LOCAL_API_PORT
+DEFAULT_RUNTIME_PORT = LOCAL_RUNTIME_PORT
 
 
 def register(commands: Any) -> None:
@@ -24,7 +26,7 @@ def register(commands: Any) -> None:
     demo = commands.add_parser("demo", help="send the held-out test rows through the local request "
                                "path and report per variant")
     demo.add_argument("--config", default=DEFAULT_CONFIG_PATH)
-    demo.add_argument("--prepared", default="data/prepared",
+    demo.add_argument("--prepared", default=DEFAULT_PREPARED_DIR,
                       help="prepared data directory (make train writes it)")
     demo.add_argument("--rounds", type=int, default=3, help="times each test row is sent (default 3)")
     demo.add_argument("--seed", type=int, default=None, help="seed of the weighted routing")
@@ -32,6 +34,7 @@ def register(commands: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import errno
     import signal
     import threading
 
@@ -48,6 +51,8 @@ def _serve(args: argparse.Namespace) -> int:
                           access_log=True)
         stack = context.__enter__()
     except OSError as error:
+        if error.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise  # e.g. an unreadable model: the one error wrapper names the file
         raise CliError(f"cannot listen: {error.strerror or error}",
                        "pick other ports with --api-port/--runtime-port") from None
     try:

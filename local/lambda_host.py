@@ -10,15 +10,14 @@ mapping: nothing in ``os.environ`` is read for the handler's settings or written
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import botocore.session
 
-from contract.names import HandlerEnv
+from contract.names import DEFAULT_REGION, handler_environment
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "preprocess"
 
@@ -41,14 +40,12 @@ __all__ = ["ASSET_DIR", "LOCAL_AWS", "LambdaHandler", "PredictionService", "Sett
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]  # handler(event, context) -> proxy response
 
 # What a Lambda host provides besides the stack's variables: a region and (fake) credentials.
-LOCAL_AWS = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
+LOCAL_AWS = {"AWS_DEFAULT_REGION": DEFAULT_REGION, "AWS_ACCESS_KEY_ID": "local",
              "AWS_SECRET_ACCESS_KEY": "local"}
 
 
-def stack_environment(endpoint_name: str, feature_names: Iterable[str]) -> dict[str, str]:
-    """The variables the API stack sets on the function (the rest keep their defaults)."""
-    return {HandlerEnv.ENDPOINT_NAME: endpoint_name,
-            HandlerEnv.FEATURE_NAMES: json.dumps(list(feature_names), separators=(",", ":"))}
+# The variables the API stack sets on the function: the same function builds both.
+stack_environment = handler_environment
 
 
 def load_service(environment: Mapping[str, str], *, runtime_url: str | None = None) -> PredictionService:

@@ -29,11 +29,10 @@ from botocore.exceptions import ClientError
 
 from contract.config import AppConfig, load_config
 from contract.errors import CliError
-from contract.names import SAGEMAKER_NAMESPACE, Component
+from contract.names import DEFAULT_REGION, SAGEMAKER_NAMESPACE, Component
 from deployed.aws import aws_call
 
 EXIT_OUT_OF_SYNC = 1
-DEFAULT_REGION = "us-east-1"
 ENDPOINT_CONFIG_TYPE = "AWS::SageMaker::EndpointConfig"
 ClientFactory = Callable[[str, str], Any]  # (service, region) -> boto3 client
 

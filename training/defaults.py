@@ -2,9 +2,12 @@
 
 from pathlib import Path
 
+from contract.names import DEFAULT_REGION as DEFAULT_REGION
+from contract.prepared import DEFAULT_PREPARED_DIR
+
+DEFAULT_PREPARED = Path(DEFAULT_PREPARED_DIR)
+
 DEFAULT_TARGET = "target"  # the label column
 DEFAULT_SEED = 42  # the split's seed
-DEFAULT_PREPARED = Path("data/prepared")
 DEFAULT_RUNS = Path("runs")
-DEFAULT_REGION = "us-east-1"
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from contract.config import LOG_RETENTION_NAMES, ApiSettings
 from contract.limits import LAMBDA_TIMEOUT_SECONDS
-from contract.names import API_STAGE, HANDLER_ENTRY_POINT, PREDICT_PATH, HandlerEnv
+from contract.names import API_STAGE, HANDLER_ENTRY_POINT, PREDICT_PATH, handler_environment
 from contract.request import REQUEST_SCHEMA
 from stacks.api.request_model import json_schema
 from stacks.nag import acknowledge
@@ -129,10 +129,7 @@ class PredictionApi(Construct):
             memory_size=MEMORY_MB,
             role=self.role,
             log_group=self.log_group,
-            environment={
-                HandlerEnv.ENDPOINT_NAME: endpoint_name,
-                HandlerEnv.FEATURE_NAMES: json.dumps(list(feature_names), separators=(",", ":")),
-            },
+            environment=handler_environment(endpoint_name, feature_names),
             description="Validates prediction requests and forwards them to the SageMaker endpoint",
         )
 

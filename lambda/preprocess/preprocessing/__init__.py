@@ -1,6 +1,6 @@
-"""The preprocessing Lambda's parts, one concern per module (standard library and boto3 only).
+"""The preprocessing Lambda's parts, one concern per module (standard library, botocore and ``contract``).
 
-- ``settings``: the environment, read and validated once into a frozen ``Settings``.
+- ``settings``: the environment, read and validated once into ``Settings`` (read-only by convention).
 - ``request``: the API Gateway proxy event (headers, media type, body, query parameters, the
   ``target_variant`` / ``inference_id`` checks), ``RequestError`` (every answer other than
   200) and number literals kept as text (the JSON scanner's kinds, float32 range checks).

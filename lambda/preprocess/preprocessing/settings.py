@@ -1,4 +1,4 @@
-"""The Lambda's configuration: its environment, read once into a frozen ``Settings``.
+"""The Lambda's configuration: its environment, read once into ``Settings`` (read-only by convention).
 
 Variables (``contract.names.HandlerEnv``; the API stack sets the first two from the manifest):
   ENDPOINT_NAME         endpoint to invoke (required)
