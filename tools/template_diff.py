@@ -33,7 +33,8 @@ _RESOURCE_LINE = re.compile(r"^\[(?P<op>[+~-])\] (?P<type>AWS::\S+|Custom::\S+) 
 _MEANING = {
     "AWS::SageMaker::EndpointConfig": (
         "endpoint update: CloudFormation points the endpoint at a new config (SageMaker swaps "
-        "instances blue/green, no downtime); weights and instance counts return to the config's"),
+        "instances blue/green, no downtime); weights return to the config's, and so do instance "
+        "counts unless a variant autoscales"),
     "AWS::SageMaker::Model": "a new model version behind a variant",
     "AWS::SageMaker::Endpoint": "ENDPOINT REPLACED OR REMOVED: predictions fail until it is back",
     "AWS::S3::Bucket": "BUCKET REPLACED OR REMOVED: the old one is retained (orphaned) with its data",
