@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
-from contract import bucket_layout, names
+from contract import bucket_layout, model_record, names
 from contract import manifest as manifest_module
 from contract.limits import LAMBDA_ENVIRONMENT_LIMIT_BYTES, MAX_VARIANTS
 from contract.manifest import Manifest, ManifestError
+from contract.model_record import ModelRecord, RecordError
 from contract.request import AUTH_MODES, AuthMode
 
 DEFAULT_CONFIG_PATH = "config/default.toml"
@@ -83,6 +84,10 @@ class VariantConfig:
 
     Either instance-backed (``instance_type``/``instance_count``, optional ``autoscaling``) or
     serverless (``serverless`` set, the instance fields None).
+
+    The model comes from a run manifest (``manifest = ...``, development) or a committed model
+    record (``record = ...``, deploys). For a record, ``record_path`` is set and
+    ``manifest_path`` is the same path.
     """
 
     name: str
@@ -92,14 +97,20 @@ class VariantConfig:
     instance_count: int | None
     autoscaling: AutoscalingSettings | None = None
     serverless: ServerlessSettings | None = None
+    record_path: Path | None = None
+
+    @property
+    def uses_record(self) -> bool:
+        return self.record_path is not None
 
 
 @dataclass(frozen=True)
 class VariantModel:
-    """A variant together with the manifest of the model it serves."""
+    """A variant together with the manifest of the model it serves (and its record, if any)."""
 
     variant: VariantConfig
     manifest: Manifest
+    record: ModelRecord | None = None
 
     @property
     def artifact_path(self) -> Path | None:
@@ -195,6 +206,12 @@ class AppConfig:
 
     def next_steps(self) -> str:
         missing = ", ".join(str(v.manifest_path) for v in self.variants)
+        if any(v.uses_record for v in self.variants):
+            return (
+                f"No model record found ({missing}). Synthesized the Data stack only. Next: "
+                "deploy it (make deploy), train the variants (make train), promote each "
+                "(xgbapi promote --variant <name>), commit models/, then synthesize again."
+            )
         return (
             f"No trained model found ({missing}). Synthesized the Data stack only. Next: "
             "deploy it (make deploy), train the variants (make train), then synthesize again."
@@ -212,7 +229,7 @@ _KEYS = {
     "data_capture": {"sampling_percentage", "prefix", "kms"},
     "api": {"auth", "allow_unauthenticated", "throttle_rate_limit", "throttle_burst_limit",
             "log_retention_days"},
-    "variant": {"name", "manifest", "weight", "instance_type", "instance_count", "min_instances",
+    "variant": {"name", "manifest", "record", "weight", "instance_type", "instance_count", "min_instances",
                 "max_instances", "target_invocations_per_instance", "serverless"},
     "serverless": {"memory_mb", "max_concurrency"},
 }
@@ -364,9 +381,22 @@ def _parse_variants(items: Any, base_dir: Path, volume_kms: bool,
                             "variant names must be unique (case-insensitive)")
         else:
             seen[name.lower()] = index
-        manifest = item.get("manifest")
-        if not isinstance(manifest, str) or not manifest:
-            problems.append(f"{where}.manifest: must be the path of the variant's manifest.json")
+        manifest, record = item.get("manifest"), item.get("record")
+        if "manifest" in item and "record" in item:
+            problems.append(f"{where}: manifest and record exclude each other; keep record = "
+                            '"models/<variant>.json" (a promoted model, for deploys) or manifest = '
+                            '"runs/<variant>/latest/manifest.json" (a local run, for development)')
+        elif "record" in item:
+            if not isinstance(record, str) or not record.endswith(".json"):
+                problems.append(f"{where}.record: {record!r} must be the path of the variant's "
+                                'model record, e.g. "models/<variant>.json" (xgbapi promote writes it)')
+        elif "manifest" in item:
+            if not isinstance(manifest, str) or not manifest:
+                problems.append(f"{where}.manifest: must be the path of the variant's manifest.json")
+        else:
+            problems.append(f"{where}: names no model; add record = \"models/<variant>.json\" (a "
+                            "promoted model, written by xgbapi promote) or manifest = "
+                            '"runs/<variant>/latest/manifest.json" (a local run)')
         weight = item.get("weight")
         if not _is_number(weight) or weight < 0:
             problems.append(f"{where}.weight: {weight!r} must be a number >= 0 (weights are "
@@ -392,11 +422,13 @@ def _parse_variants(items: Any, base_dir: Path, volume_kms: bool,
             else:
                 autoscaling = _parse_autoscaling(item, where, count, problems)
         if len(problems) == count_before:
-            assert isinstance(name, str) and isinstance(manifest, str) and _is_number(weight)
+            assert isinstance(name, str) and _is_number(weight)
+            record_path = base_dir / record if isinstance(record, str) else None
+            model_file = record_path if record_path is not None else base_dir / str(manifest)
             variants.append(VariantConfig(
-                name=name, manifest_path=(base_dir / manifest), weight=float(weight),
+                name=name, manifest_path=model_file, weight=float(weight),
                 instance_type=instance_type, instance_count=count, autoscaling=autoscaling,
-                serverless=serverless))
+                serverless=serverless, record_path=record_path))
     if variants and len(variants) == len(items) and sum(v.weight for v in variants) <= 0:
         problems.append("variants: every weight is 0, so no variant would receive traffic; give "
                         "at least one variant a positive weight")
@@ -633,11 +665,25 @@ def _check_endpoint_against_variants(endpoint: EndpointSettings, variants: tuple
 
 def _resolve_models(variants: tuple[VariantConfig, ...], region: str | None,
                     problems: list[str]) -> tuple[VariantModel, ...]:
-    """Load each variant's manifest; none trained yet is fine (Data stack only)."""
+    """Load each variant's manifest or record; none there yet is fine (Data stack only)."""
     if not any(v.manifest_path.exists() for v in variants):
         return ()
     models: list[VariantModel] = []
     for index, variant in enumerate(variants):
+        if variant.record_path is not None:
+            try:
+                record = model_record.load(variant.record_path)
+            except RecordError as error:
+                problems.append(f"variants[{index}].record: {error}")
+                continue
+            if record.variant != variant.name:
+                problems.append(
+                    f"variants[{index}].record: {variant.record_path} was promoted for variant "
+                    f"{record.variant!r}, not {variant.name!r}; promote the model for this slot "
+                    f"(xgbapi promote --variant {variant.name} --run <run directory>) or fix the path")
+                continue
+            models.append(VariantModel(variant, record.manifest, record))
+            continue
         try:
             models.append(VariantModel(variant, manifest_module.load(variant.manifest_path)))
         except ManifestError as error:
@@ -646,15 +692,16 @@ def _resolve_models(variants: tuple[VariantConfig, ...], region: str | None,
         return ()
     first = models[0]
     for index, model in enumerate(models[1:], start=1):
+        key = "record" if model.variant.uses_record else "manifest"
         if model.manifest.feature_names != first.manifest.feature_names:
             problems.append(
-                f"variants[{index}].manifest: features {list(model.manifest.feature_names)} differ "
+                f"variants[{index}].{key}: features {list(model.manifest.feature_names)} differ "
                 f"from {first.variant.name}'s {list(first.manifest.feature_names)}; one Lambda "
                 "serializes requests for every variant, so train all variants on the same features "
                 "in the same order")
         if model.manifest.region != first.manifest.region:
             problems.append(
-                f"variants[{index}].manifest: trained for region {model.manifest.region} but "
+                f"variants[{index}].{key}: trained for region {model.manifest.region} but "
                 f"{first.variant.name} for {first.manifest.region}; an endpoint serves images and "
                 "model data from its own region only")
     if region is not None and first.manifest.region != region:

@@ -78,8 +78,8 @@ def test_unknown_settings_are_typos():
         "api.authentication: unknown setting; allowed here: allow_unauthenticated, auth, "
         "log_retention_days, throttle_burst_limit, throttle_rate_limit",
         "variants[0].wieght: unknown setting; allowed here: instance_count, instance_type, "
-        "manifest, max_instances, min_instances, name, serverless, target_invocations_per_instance, "
-        "weight",
+        "manifest, max_instances, min_instances, name, record, serverless, "
+        "target_invocations_per_instance, weight",
     ]
 
 
