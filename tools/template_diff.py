@@ -1,11 +1,14 @@
 """`make diff`: what a change does to each stack's template, offline, for code review.
 
-Synthesizes the working tree and a git ref (default ``main``) with the same local manifests
-(``runs/`` is not in git), runs ``cdk diff --template`` per stack (no AWS credentials needed),
-then prints a review summary that calls out replacements and IAM/security changes, with what
-they mean for this app (an EndpointConfig replacement is how an endpoint update happens), and
-the endpoint updates AWS would refuse or carry out unexpectedly (tools/update_checks.py), each
-with the safe sequence of deploys.
+Synthesizes the working tree and a git ref (default ``main``), runs ``cdk diff --template`` per
+stack (no AWS credentials needed), then prints a review summary that calls out replacements and
+IAM/security changes, with what they mean for this app (an EndpointConfig replacement is how an
+endpoint update happens; a replaced Model shows its old and new ModelDataUrl, a replaced
+EndpointConfig each variant's weight change), and the endpoint updates AWS would refuse or carry
+out unexpectedly (tools/update_checks.py), each with the safe sequence of deploys.
+
+Committed model records (``models/<variant>.json``) are in git, so each side synthesizes its own;
+local runs (``runs/``, not in git) are shared by both sides.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from contract.errors import CliError
 from tools.cdk_cli import CDK, ROOT, cli_env
@@ -50,6 +54,7 @@ class StackChanges:
     removed: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
     replaced: list[tuple[str, str]] = field(default_factory=list)  # (type, path)
+    logical_ids: dict[str, str] = field(default_factory=dict)  # construct path -> logical id
     iam_changes: bool = False
     security_group_changes: bool = False
 
@@ -66,6 +71,8 @@ def parse_cdk_diff(stack: str, text: str) -> StackChanges:
         if match:
             entry = f"{match['type']} {match['path']}"
             op, rest = match["op"], match["rest"]
+            if rest.split():  # cdk diff prints the logical id after the construct path
+                changes.logical_ids[match["path"]] = rest.split()[0]
             if op == "+":
                 changes.added.append(entry)
             elif op == "-":
@@ -81,9 +88,67 @@ def parse_cdk_diff(stack: str, text: str) -> StackChanges:
     return changes
 
 
-def summarize(all_changes: list[StackChanges], ref: str, traps: list[Trap] | None = None) -> str:
+# A stack's (base, head) templates, for the details of its replacements.
+TemplatePair = tuple[dict[str, Any], dict[str, Any]]
+
+
+def _show(value: object) -> str:
+    """A template value on one line: a plain string as is, an asset URL's Fn::Sub as its text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        return str(value["Fn::Sub"])
+    if value is None:
+        return "(none)"
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _resource(template: dict[str, Any], logical_id: str | None, stack: str,
+              path: str) -> dict[str, Any] | None:
+    """The resource by logical id, else by its construct path (aws:cdk:path metadata)."""
+    resources: dict[str, dict[str, Any]] = template.get("Resources", {})
+    if logical_id is not None and logical_id in resources:
+        return resources[logical_id]
+    for resource in resources.values():
+        if resource.get("Metadata", {}).get("aws:cdk:path") == f"{stack}/{path}":
+            return resource
+    return None
+
+
+def _weights(config: dict[str, Any]) -> dict[str, object]:
+    variants = config.get("Properties", {}).get("ProductionVariants", [])
+    return {str(v.get("VariantName")): v.get("InitialVariantWeight")
+            for v in variants if isinstance(v, dict)}
+
+
+def replacement_details(kind: str, path: str, logical_id: str | None, stack: str,
+                        templates: TemplatePair) -> list[str]:
+    """What changes in a replaced Model (ModelDataUrl) or EndpointConfig (variant weights)."""
+    base_template, head_template = templates
+    old = _resource(base_template, logical_id, stack, path)
+    new = _resource(head_template, logical_id, stack, path)
+    if old is None or new is None:
+        return []
+    if kind == "AWS::SageMaker::Model":
+        old_url = old.get("Properties", {}).get("PrimaryContainer", {}).get("ModelDataUrl")
+        new_url = new.get("Properties", {}).get("PrimaryContainer", {}).get("ModelDataUrl")
+        if old_url == new_url:
+            return [f"      ModelDataUrl unchanged: {_show(new_url)}"]
+        return [f"      ModelDataUrl old: {_show(old_url)}", f"      ModelDataUrl new: {_show(new_url)}"]
+    if kind == "AWS::SageMaker::EndpointConfig":
+        old_weights, new_weights = _weights(old), _weights(new)
+        return [f"      weight {name}: {_show(old_weights.get(name))} -> {_show(new_weights.get(name))}"
+                for name in [*old_weights, *(n for n in new_weights if n not in old_weights)]
+                if old_weights.get(name) != new_weights.get(name)]
+    return []
+
+
+def summarize(all_changes: list[StackChanges], ref: str, traps: list[Trap] | None = None,
+              templates: dict[str, TemplatePair] | None = None) -> str:
+    """The review summary; ``templates`` (stack -> (base, head)) adds what replacements change."""
     lines = [f"Review summary (working tree vs {ref})"]
     traps = traps or []
+    templates = templates or {}
     if not any(c.changed for c in all_changes):
         return "\n".join([*lines, "  no template changes"])
     for changes in all_changes:
@@ -94,6 +159,9 @@ def summarize(all_changes: list[StackChanges], ref: str, traps: list[Trap] | Non
                      f"removed, ~{len(changes.modified)} modified, {len(changes.replaced)} replaced")
         for kind, path in changes.replaced:
             lines.append(f"    REPLACED {kind} {path}: {_MEANING.get(kind, 'new physical resource')}")
+            if changes.stack in templates:
+                lines.extend(replacement_details(kind, path, changes.logical_ids.get(path),
+                                                 changes.stack, templates[changes.stack]))
         for entry in changes.removed:
             kind = entry.split()[0]
             if kind in _MEANING and kind not in {"AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Model"}:
@@ -154,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
         empty.write_text(json.dumps({"Resources": {}}))
         all_changes = []
         traps: list[Trap] = []
+        templates: dict[str, TemplatePair] = {}
         for name in sorted(head.keys() | base.keys()):
             stack = name.removesuffix(".template.json")
             if name not in head:
@@ -169,9 +238,10 @@ def run(args: argparse.Namespace) -> int:
             print(output.strip() + "\n")
             all_changes.append(parse_cdk_diff(stack, output))
             if name in base:
-                traps.extend(find_traps(json.loads(base[name].read_text()),
-                                        json.loads(head[name].read_text()), stack))
-        print(summarize(all_changes, args.ref, traps))
+                templates[stack] = (json.loads(base[name].read_text()),
+                                    json.loads(head[name].read_text()))
+                traps.extend(find_traps(*templates[stack], stack))
+        print(summarize(all_changes, args.ref, traps, templates))
         return 1 if args.fail and any(c.changed for c in all_changes) else 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -6,7 +6,15 @@ import json
 import subprocess
 
 from cli.main import main
-from tools.template_diff import CDK, ENV, ROOT, parse_cdk_diff, summarize
+from tools.template_diff import (
+    CDK,
+    ENV,
+    ROOT,
+    StackChanges,
+    parse_cdk_diff,
+    replacement_details,
+    summarize,
+)
 
 
 def cdk_diff(synthesized, component: str, base_template: dict, tmp_path) -> str:
@@ -64,3 +72,54 @@ def test_no_change_against_head_end_to_end(capsys):
 def test_an_unknown_ref_is_a_clear_error(capsys):
     assert main(["diff", "--ref", "no-such-branch-xyz"]) == 2
     assert "'no-such-branch-xyz' is not a git ref here; pass --ref" in capsys.readouterr().err
+
+
+def test_a_replaced_model_shows_its_old_and_new_model_data_url(synthesized, tmp_path):
+    head = synthesized.template("inference")
+    base = json.loads(json.dumps(head))
+    model = base["Resources"]["championmodel"]["Properties"]["PrimaryContainer"]
+    model["ModelDataUrl"] = "s3://bucket/models/champion/old/model.tar.gz"
+    variants = base["Resources"]["EndpointConfig"]["Properties"]["ProductionVariants"]
+    variants[0]["InitialVariantWeight"], variants[1]["InitialVariantWeight"] = 0.5, 0.5
+    changes = parse_cdk_diff("xgb-test-inference", cdk_diff(synthesized, "inference", base, tmp_path))
+    assert changes.logical_ids["Default/champion-model"] == "championmodel"
+    summary = summarize([changes], "main", templates={"xgb-test-inference": (base, head)})
+    new_url = head["Resources"]["championmodel"]["Properties"]["PrimaryContainer"]["ModelDataUrl"]
+    assert new_url.startswith("s3://")  # the fixture champion is published: a plain S3 URI
+    assert ("    REPLACED AWS::SageMaker::Model Default/champion-model: a new model version behind a "
+            "variant\n"
+            "      ModelDataUrl old: s3://bucket/models/champion/old/model.tar.gz\n"
+            f"      ModelDataUrl new: {new_url}\n") in summary
+    assert "      weight champion: 0.5 -> 0.7\n      weight challenger: 0.5 -> 0.3" in summary
+    # Only the replaced resources get details; the challenger model is untouched.
+    assert summary.count("ModelDataUrl") == 2
+
+
+def test_replacement_details_from_templates_alone():
+    """Resolved by logical id, else by construct path; asset URLs shown as their Fn::Sub text."""
+    def model(url: object, image: str) -> dict:
+        return {"Type": "AWS::SageMaker::Model",
+                "Properties": {"PrimaryContainer": {"Image": image, "ModelDataUrl": url}},
+                "Metadata": {"aws:cdk:path": "s-inference/Default/challenger-model"}}
+
+    def config(*weights: tuple[str, float]) -> dict:
+        return {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [
+            {"VariantName": name, "InitialVariantWeight": weight} for name, weight in weights]}}
+
+    asset = {"Fn::Sub": "s3://cdk-assets-${AWS::AccountId}-${AWS::Region}/abc.gz"}
+    base = {"Resources": {"challengermodel": model(asset, "image:1"),
+                          "EndpointConfig": config(("champion", 1.0))}}
+    head = {"Resources": {"challengermodel": model(asset, "image:2"),
+                          "EndpointConfig": config(("champion", 0.7), ("challenger", 0.3))}}
+    changes = StackChanges("s-inference", modified=["x", "y"], replaced=[
+        ("AWS::SageMaker::Model", "Default/challenger-model"),
+        ("AWS::SageMaker::EndpointConfig", "Default/EndpointConfig")],
+        logical_ids={"Default/EndpointConfig": "EndpointConfig"})
+    summary = summarize([changes], "main", templates={"s-inference": (base, head)})
+    assert ("      ModelDataUrl unchanged: s3://cdk-assets-${AWS::AccountId}-${AWS::Region}/abc.gz"
+            in summary)
+    assert "      weight champion: 1.0 -> 0.7\n      weight challenger: (none) -> 0.3" in summary
+    # Without the templates (or for a resource not in them) the summary is as before.
+    assert "ModelDataUrl" not in summarize([changes], "main")
+    assert replacement_details("AWS::SageMaker::Model", "Default/other", None, "s-inference",
+                               (base, head)) == []
