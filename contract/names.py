@@ -37,12 +37,20 @@ def rest_api_name(prefix: str) -> str:
     return f"{prefix}-predictions"
 
 
+def model_package_group_name(prefix: str) -> str:
+    """The SageMaker model package group (model registry) of the project, in the Data stack."""
+    return f"{prefix}-models"
+
+
 class DataOutput:
     """Outputs of the Data stack (training and publishing read them with DescribeStacks)."""
 
     BUCKET = "DataBucketName"
     EXECUTION_ROLE = "SageMakerExecutionRoleArn"
     KEY = "DataKeyArn"
+    # Added later than the others: not in ALL, so tools keep working against a Data stack
+    # deployed before it existed (readers ask for it on its own: deployed.aws).
+    MODEL_PACKAGE_GROUP = "ModelPackageGroupName"
 
     ALL = (BUCKET, EXECUTION_ROLE, KEY)
 

@@ -30,8 +30,9 @@ def compose(app: App, config: AppConfig) -> Stacks:
     common = {"env": env, "analytics_reporting": False}
     nag.enable_checks(app)
 
-    data = DataStack(app, config.stack_name(Component.DATA), description=(
-        f"{config.prefix}: data bucket, KMS key and SageMaker execution role (retained)"), **common)
+    data = DataStack(app, config.stack_name(Component.DATA), prefix=config.prefix, description=(
+        f"{config.prefix}: data bucket, KMS key, SageMaker execution role and model package "
+        "group (retained)"), **common)
     if not config.has_models:
         return Stacks(data=data, inference=None, api=None)
 

@@ -105,3 +105,18 @@ def test_outputs_let_the_training_cli_find_bucket_role_and_key(synthesized):
     buckets = Template.from_json(synthesized.template("data")).find_resources(
         "AWS::S3::Bucket", {"Properties": {"LoggingConfiguration": Match.any_value()}})
     assert outputs["DataBucketName"]["Value"] == {"Ref": next(iter(buckets))}
+
+
+def test_model_package_group_is_named_from_the_prefix_retained_and_an_output(synthesized):
+    from contract import names
+
+    template = data(synthesized)
+    template.has_resource("AWS::SageMaker::ModelPackageGroup", {
+        "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "Properties": Match.object_like(
+            {"ModelPackageGroupName": names.model_package_group_name("xgb-test")}),
+    })
+    outputs = synthesized.template("data")["Outputs"]
+    assert outputs[names.DataOutput.MODEL_PACKAGE_GROUP]["Value"] == "xgb-test-models"
+    # Not required by readers of the older outputs: a Data stack deployed before it still works.
+    assert names.DataOutput.MODEL_PACKAGE_GROUP not in names.DataOutput.ALL
