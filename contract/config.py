@@ -163,6 +163,9 @@ class EndpointSettings:
     volume_kms: bool = True
     rollout: RolloutSettings = RolloutSettings()
     data_capture: DataCaptureSettings | None = None
+    # Serve only models approved in the model registry: every variant names a record whose
+    # registry entry is "Approved" (xgbapi refresh-approval updates it); checked at load, no AWS call.
+    require_approved_models: bool = False
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,7 @@ class AppConfig:
 _KEYS = {
     "<top level>": {"project", "endpoint", "api", "variants"},
     "project": {"prefix", "account", "region"},
-    "endpoint": {"volume_kms", "rollout", "data_capture"},
+    "endpoint": {"volume_kms", "rollout", "data_capture", "require_approved_models"},
     "rollout": {"strategy", "canary_size", "linear_step_size", "wait_seconds",
                 "max_execution_seconds", "termination_wait_seconds", "guardrails", "variant_slots",
                 "alarm_5xx_errors", "alarm_model_latency_ms"},
@@ -292,7 +295,12 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>", base_dir: Pat
         volume_kms = True
     rollout = _parse_rollout(_table(endpoint_raw, "rollout", problems, "endpoint.rollout"), problems)
     data_capture = _parse_data_capture(endpoint_raw, problems)
-    endpoint = EndpointSettings(volume_kms=volume_kms, rollout=rollout, data_capture=data_capture)
+    require_approved = endpoint_raw.get("require_approved_models", False)
+    if not isinstance(require_approved, bool):
+        problems.append("endpoint.require_approved_models: must be true or false")
+        require_approved = False
+    endpoint = EndpointSettings(volume_kms=volume_kms, rollout=rollout, data_capture=data_capture,
+                                require_approved_models=require_approved)
 
     api = _parse_api(_table(raw, "api", problems), problems)
     variants = _parse_variants(raw.get("variants"), base_dir, volume_kms, problems)
@@ -305,6 +313,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>", base_dir: Pat
     models = _resolve_models(variants, region, problems) if resolve_models else ()
     if models:
         _check_lambda_environment(models[0].manifest, prefix, problems)
+        if endpoint.require_approved_models:
+            _check_approved(models, problems)
     if problems:
         raise ConfigError(source, problems)
     return AppConfig(source=source, prefix=prefix, account=account, region=region,
@@ -714,6 +724,37 @@ def _resolve_models(variants: tuple[VariantConfig, ...], region: str | None,
             problems.append(f"{model.variant.manifest_path}: artifact {artifact} does not exist and "
                             "model_data is empty; re-run training for this variant")
     return tuple(models)
+
+
+def _check_approved(models: tuple[VariantModel, ...], problems: list[str]) -> None:
+    """endpoint.require_approved_models: every variant serves a record approved in the registry.
+
+    Reads the approval status the record carries (no AWS call): ``xgbapi refresh-approval``
+    copies the registry's current status into the records, and that change is committed.
+    """
+    for index, model in enumerate(models):
+        name = model.variant.name
+        if model.record is None:
+            problems.append(
+                f"variants[{index}]: {name} uses a run ({model.variant.manifest_path}), and "
+                "endpoint.require_approved_models = true serves only approved model records; promote "
+                f"it (xgbapi promote --variant {name} --register), approve the package, run "
+                f"xgbapi refresh-approval --variant {name} and name the record (record = "
+                f'"models/{name}.json")')
+        elif model.record.registry is None:
+            problems.append(
+                f"variants[{index}].record: {name}'s record {model.variant.record_path} has no model "
+                "registry entry (status: not registered), and endpoint.require_approved_models = true "
+                f"serves only approved models; promote it again with --register (xgbapi promote "
+                f"--variant {name} --register), approve the package, then run xgbapi "
+                f"refresh-approval --variant {name}")
+        elif model.record.registry.approval_status != "Approved":
+            registry = model.record.registry
+            problems.append(
+                f"variants[{index}].record: {name}'s model package is {registry.approval_status}, not "
+                "Approved, and endpoint.require_approved_models = true serves only approved models; "
+                f"approve {registry.model_package_arn} in the model registry, then run xgbapi "
+                f"refresh-approval --variant {name} and commit {model.variant.record_path}")
 
 
 def _check_lambda_environment(manifest: Manifest, prefix: str, problems: list[str]) -> None:
