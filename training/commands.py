@@ -1,4 +1,4 @@
-"""The training commands: prepare, train, tune, evaluate, publish, train-examples.
+"""The training commands: prepare, train, tune, evaluate, publish, promote, train-examples.
 
 Registered on the one command line (``cli``). Only argparse runs at registration; numpy,
 sklearn, xgboost and the SageMaker SDK load when a command runs. Work that writes files stages
@@ -15,6 +15,7 @@ from typing import Any
 from contract.config import DEFAULT_CONFIG_PATH
 from contract.errors import CliError
 from contract.images import DEFAULT_FRAMEWORK_VERSION
+from contract.model_record import RECORDS_DIR
 from training import dry_run, hyperparameters
 from training.defaults import (
     DEFAULT_INSTANCE_TYPE,
@@ -97,6 +98,24 @@ def register(commands: Any) -> None:
     publish.add_argument("--run", type=Path, help="run directory (default: the variant's latest)")
     _common(publish, backend=False)
     publish.set_defaults(func=cmd_publish)
+
+    promote = commands.add_parser(
+        "promote", help="record a run as the variant's model (models/<variant>.json) for deploys",
+        description="Publish the run if its model is only local, check the S3 object (size, "
+        "SHA256 against the local file), and write the model record models/<variant>.json that "
+        "a deploy config names (record = \"models/<variant>.json\"). Commit the record.")
+    promote.add_argument("--variant", required=True, help="the variant slot the model is for")
+    promote.add_argument("--run", type=Path, help="run directory (default: runs/<variant>/latest)")
+    promote.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG_PATH),
+                         help="deployment config; its project.prefix names the Data stack")
+    promote.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS,
+                         help=f"where runs/<variant>/ are (default {DEFAULT_RUNS})")
+    promote.add_argument("--records-dir", type=Path, default=Path(RECORDS_DIR),
+                         help=f"where the record is written (default {RECORDS_DIR})")
+    promote.add_argument("--register", action="store_true",
+                         help="also register the model in the SageMaker model registry "
+                         "(PendingManualApproval) and keep the entry in the record")
+    promote.set_defaults(func=cmd_promote)
 
     examples = commands.add_parser("train-examples", help="train every variant of a config locally",
                                    description="First variant: default hyperparameters; the others: "
@@ -210,6 +229,27 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
     uri = sagemaker_backend.publish_run(job_target(args, "publish"), _run_dir(args))
     print(f"published {uri}")
+
+
+def cmd_promote(args: argparse.Namespace) -> None:
+    from training import promote
+
+    target = JobTarget(kind="publish", region=DEFAULT_REGION, framework_version=DEFAULT_FRAMEWORK_VERSION,
+                       instance_type=DEFAULT_INSTANCE_TYPE, config=Path(args.config),
+                       runs_dir=args.runs_dir)
+    done = promote.promote(target, args.variant, _run_dir(args), args.records_dir,
+                           register=args.register)
+    if done.published:
+        print(f"published {done.published}")
+    artifact = done.record.artifact
+    checked = f"sha256 {artifact.sha256}" if artifact.sha256 else f"ETag {artifact.etag}"
+    print(f"promoted {done.record.manifest.source.run_id} as {args.variant}: {artifact.s3_uri} "
+          f"({artifact.size_bytes} bytes, {checked})")
+    if done.record.registry is not None:
+        print(f"registered {done.record.registry.model_package_arn} "
+              f"({done.record.registry.approval_status})")
+    print(f"wrote {done.path}; commit it (git add {done.path}) and point the deploy config's "
+          f'variant {args.variant} at it: record = "{done.path}"')
 
 
 def cmd_train_examples(args: argparse.Namespace) -> None:

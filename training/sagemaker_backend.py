@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 POLL_SECONDS = 30.0  # tests set 0
 _NAME_LIMIT = {"training": 63, "tuning": 32, "transform": 63, "model": 63}
 _SDK_STAMP = 15  # ModelTrainer appends "-YYYYmmddHHMMSS" to the base job name
+_SINGLE_PUT_LIMIT = 5 * 1024**3  # S3's largest single PUT
 
 NO_CREDENTIALS_FIX = aws_context.NO_CREDENTIALS_FIX + ", or use --backend local"
 
@@ -151,14 +152,22 @@ class _Context:
             key_arn=self.stack.key_arn, run_id=self.run_id, variant=self.variant,
             instance_type=self.target.instance_type)
 
-    def upload(self, path: Path, key: str) -> str:
+    def upload(self, path: Path, key: str, *, sha256: bool = False) -> str:
+        """Upload with SSE-KMS. ``sha256``: S3 stores a full-object SHA256 checksum of it
+        (one PUT up to S3's 5 GiB limit: a multipart SHA256 would be a checksum of parts)."""
         assert key.startswith(bucket_layout.ROLE_PREFIXES)
         if self.dry_run:
             _say(f"dry run: would upload {path} to s3://{self.stack.bucket}/{key} (SSE-KMS)")
             return f"s3://{self.stack.bucket}/{key}"
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.stack.key_arn}
+        options: dict[str, Any] = {}
+        if sha256:
+            from boto3.s3.transfer import TransferConfig
+
+            extra["ChecksumAlgorithm"] = "SHA256"
+            options["Config"] = TransferConfig(multipart_threshold=_SINGLE_PUT_LIMIT)
         try:
-            self.s3.upload_file(str(path), self.stack.bucket, key, ExtraArgs={
-                "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.stack.key_arn})
+            self.s3.upload_file(str(path), self.stack.bucket, key, ExtraArgs=extra, **options)
         except (ClientError, BotoCoreError) as error:
             raise CliError(f"upload of {path} to s3://{self.stack.bucket}/{key} failed ({error})",
                            "check that the Data stack is deployed and you may write to its bucket") from None
@@ -356,6 +365,6 @@ def publish_run(target: JobTarget, run: Path) -> str:
     variant = manifest_path.parent.resolve().parent.name
     ctx = _Context(target, variant)
     key = f"{requests.model_output_prefix(variant)}published/{manifest.source.run_id}/model.tar.gz"
-    uri = ctx.upload(artifact, key)
+    uri = ctx.upload(artifact, key, sha256=True)  # promote checks the local file against it
     manifest_module.write(manifest.with_updates(model_data=uri), manifest_path.parent)
     return uri
