@@ -23,7 +23,9 @@ def register(commands: Any) -> None:
         "status", parents=[common], help="endpoint status, variants, and whether the last update rolled back",
         description="Show the endpoint's status and variants, and compare the endpoint config it "
         "runs with the one the Inference stack expects (exit 1 when they differ: a rolled-back "
-        "or out-of-band update).")
+        "or out-of-band update). For each variant on a model record (record = "
+        "\"models/<variant>.json\"), compare the live model's ModelDataUrl with the record's S3 "
+        "URI: 'matches models/V.json', or 'DRIFT: runs <uri>, models/V.json says <uri>' and exit 1.")
     status.set_defaults(func=_endpoint)
     traffic = commands.add_parser(
         "traffic", parents=[common], help="show or shift variant weights at run time",

@@ -2,7 +2,8 @@
 
 - ``status``: the endpoint's state, the config it runs against the one the Inference stack
   expects (a mismatch means the last update rolled back, or someone changed the endpoint
-  outside CloudFormation), and each variant's current / desired weight and capacity.
+  outside CloudFormation), each variant's current / desired weight and capacity, and for a
+  variant on a model record whether the live model serves the record's S3 artifact (drift).
 - ``traffic``: show the weights, or shift them at run time (UpdateEndpointWeightsAndCapacities)
   and print the config change that makes the shift permanent.
 - ``ab-report``: per-variant invocations, error rate and latency from CloudWatch over a window,
@@ -11,7 +12,7 @@
 
 The deployment config is read with :func:`contract.config.load_config` and manifests through it
 (contract.manifest); nothing here parses either. ``status`` exits 1 when the endpoint is not on
-the stack's config.
+the stack's config or a live model's artifact differs from its record.
 """
 
 from __future__ import annotations
@@ -186,13 +187,68 @@ def status(config: AppConfig, region: str, clients: ClientFactory) -> int:
     print()
     print_weights(config, describe_variants(endpoint),
                   drift_heading="weights differ from the config (shifted with `traffic`?):")
+    live = (live_model_data(sagemaker, running)
+            if any(m.record is not None for m in config.models) else None)
+    lines, model_drift = model_drift_lines(config, live)
+    if lines:
+        print("\nmodels (live endpoint vs the config's records):")
+        print("\n".join(lines))
+    if model_drift:
+        print("\nWARNING: a live model does not serve its record's artifact: the endpoint was not "
+              "deployed from these records (deploy them: make deploy), or it was changed outside "
+              "CloudFormation.")
     if not in_sync:
         print(f"\nWARNING: the endpoint runs {running}, not the stack's {expected}. The last update "
               "most likely rolled back (a guardrail alarm fired, or the new config failed), or the "
               "endpoint was changed outside CloudFormation. Check the FailureReason above, the stack "
               f"events of {stack} and the rollback alarms; fix, then deploy again.")
         return EXIT_OUT_OF_SYNC
-    return 0
+    return EXIT_OUT_OF_SYNC if model_drift else 0
+
+
+def live_model_data(sagemaker: Any, endpoint_config: str) -> dict[str, str | None]:
+    """Variant name -> the ModelDataUrl its model serves, in the endpoint config the endpoint runs."""
+    described = _call("DescribeEndpointConfig", sagemaker.describe_endpoint_config,
+                      EndpointConfigName=endpoint_config)
+    result: dict[str, str | None] = {}
+    for variant in described.get("ProductionVariants", []):
+        model = _call("DescribeModel", sagemaker.describe_model, ModelName=variant["ModelName"])
+        containers = model.get("Containers") or [{}]
+        container: dict[str, Any] = model.get("PrimaryContainer") or containers[0]
+        result[variant["VariantName"]] = container.get("ModelDataUrl")
+    return result
+
+
+def _shown(path: Path | None) -> str:
+    if path is None:
+        return "-"
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def model_drift_lines(config: AppConfig, live: dict[str, str | None] | None) -> tuple[list[str], bool]:
+    """One line per config variant comparing the live model data with its record; (lines, drift).
+
+    ``live`` is None when no variant uses a record (nothing to compare, no AWS call made).
+    """
+    lines, drift = [], False
+    for model in config.models:
+        name, record = model.variant.name, model.record
+        if record is None or live is None:
+            lines.append(f"  {name}: no record (config uses a run)")
+            continue
+        path = _shown(model.variant.record_path)
+        if name not in live:
+            lines.append(f"  {name}: DRIFT: not on the endpoint, {path} says {record.artifact.s3_uri}")
+            drift = True
+        elif live[name] == record.artifact.s3_uri:
+            lines.append(f"  {name}: matches {path}")
+        else:
+            lines.append(f"  {name}: DRIFT: runs {live[name]}, {path} says {record.artifact.s3_uri}")
+            drift = True
+    return lines, drift
 
 
 # --- traffic ---------------------------------------------------------------------------------
