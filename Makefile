@@ -74,8 +74,8 @@ lint: install  ## ruff, mypy (strict) on every package and the Lambda, cfn-lint 
 	$(PY) -m mypy
 	@$(MAKE) --no-print-directory synth CFN_LINT=1
 
-deploy: install  ## check the update against the deployed stacks, then cdk deploy (AWS credentials; ALLOW_UNSAFE_UPDATE=1)
-	$(XGBAPI) deploy --config $(CONFIG) $(if $(ALLOW_UNSAFE_UPDATE),--allow-unsafe-update)
+deploy: install  ## check the models are promoted and the update is safe, then cdk deploy (AWS credentials; ALLOW_UNSAFE_UPDATE=1, ALLOW_UNPROMOTED=1)
+	$(XGBAPI) deploy --config $(CONFIG) $(if $(ALLOW_UNSAFE_UPDATE),--allow-unsafe-update) $(if $(ALLOW_UNPROMOTED),--allow-unpromoted)
 
 diff: install  ## offline template diff of the working tree against REF (default: main)
 	$(XGBAPI) diff --ref $(or $(REF),main) --config $(CONFIG)

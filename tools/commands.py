@@ -27,11 +27,15 @@ def register(commands: Any) -> None:
     deploy = commands.add_parser(
         "deploy", help="cdk deploy every stack, after checking the update against what is deployed",
         description="Synthesize, compare each stack with its deployed template, refuse an endpoint "
-        "update AWS would reject (printing the safe sequence of deploys), then cdk deploy. Needs "
+        "update AWS would reject (printing the safe sequence of deploys), then cdk deploy. Refuses "
+        "variants that name a run instead of a promoted record (xgbapi promote). Needs "
         "AWS credentials and a bootstrapped account.")
     deploy.add_argument("--config", default=DEFAULT_CONFIG_PATH)
     deploy.add_argument("--allow-unsafe-update", action="store_true",
                         help="deploy even when the check finds a change that makes the update fail")
+    deploy.add_argument("--allow-unpromoted", action="store_true",
+                        help="deploy variants that name a run manifest instead of a promoted "
+                        "record (models/<variant>.json), e.g. in a sandbox account")
     deploy.add_argument("--require-approval", default="broadening",
                         choices=("never", "any-change", "broadening"),
                         help="cdk deploy's approval of security changes (default broadening)")

@@ -6,6 +6,10 @@ Synthesizes the app, reads each stack's deployed template (CloudFormation GetTem
 starts (a failed endpoint update rolls back, with a guarded rollout after up to an hour),
 unless ``--allow-unsafe-update`` says the user accepts that. Then runs ``cdk deploy`` on the
 same synthesized assembly.
+
+Before any of that it refuses models that are not promoted (:func:`refuse_unpromoted`): a
+deploy serves the committed records (``record = "models/<variant>.json"``), not run
+directories on one machine. ``--allow-unpromoted`` lifts that for sandbox accounts.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from contract.config import load_config
+from contract.config import AppConfig, load_config
 from contract.errors import CliError
 from tools.cdk_cli import CDK, ROOT, cli_env
 from tools.update_checks import Trap, blocking, find_traps
@@ -46,6 +50,38 @@ def refuse_if_blocking(traps: list[Trap], *, allow_unsafe: bool) -> None:
                        "was deployed",
                        "deploy the safe sequence printed above, one step per deploy, or pass "
                        "--allow-unsafe-update (make deploy ALLOW_UNSAFE_UPDATE=1) to try anyway")
+
+
+def unpromoted(config: AppConfig) -> list[str]:
+    """One line per model the config would deploy from a run instead of a promoted record."""
+    found: list[str] = []
+    for model in config.models:
+        if model.record is not None:
+            continue
+        where = f"{model.variant.name} uses the run manifest {model.variant.manifest_path}"
+        if model.manifest.model_data is None:
+            where += " (its model.tar.gz is only on this machine)"
+        found.append(where)
+    return found
+
+
+def refuse_unpromoted(config: AppConfig, *, allow_unpromoted: bool) -> None:
+    """Refuse to deploy models that are not committed records, unless the user says so.
+
+    A config with no model yet deploys the Data stack alone and is let through (the first
+    phase of a SageMaker workflow).
+    """
+    found = unpromoted(config)
+    if not found or allow_unpromoted:
+        return
+    names = [model.variant.name for model in config.models if model.record is None]
+    first = names[0]
+    raise CliError(
+        f"{config.source} deploys models that are not promoted: {'; '.join(found)}; nothing was "
+        "deployed",
+        f"promote each (xgbapi promote --variant {first}), commit models/{first}.json and point "
+        f'the variant at it (record = "models/{first}.json" instead of manifest = ...), or pass '
+        "--allow-unpromoted (make deploy ALLOW_UNPROMOTED=1) for a sandbox account")
 
 
 def deployed_templates(cloudformation: Any) -> DeployedTemplates:
@@ -80,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from deployed.aws import session
 
     config = load_config(args.config)  # every config problem before anything else
+    refuse_unpromoted(config, allow_unpromoted=getattr(args, "allow_unpromoted", False))
     region = config.region or boto3.Session().region_name
     if not region:
         raise CliError("no region to deploy to", "set project.region in the config, or AWS_REGION")

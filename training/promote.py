@@ -180,7 +180,7 @@ def promote(target: JobTarget, variant: str, run: Path, records_dir: Path, *,
         check_local_artifact(local, manifest.model_data, found, run)
     record = build_record(variant, manifest, found)
     if register:
-        from training import registry  # type: ignore[attr-defined, unused-ignore]
+        from training import registry
 
         prefix = load_config(target.config, resolve_models=False).prefix
         group = names.model_package_group_name(prefix)
