@@ -1,4 +1,5 @@
-"""The training commands: prepare, train, tune, evaluate, publish, promote, train-examples.
+"""The training commands: prepare, train, tune, evaluate, publish, promote, refresh-approval,
+train-examples.
 
 Registered on the one command line (``cli``). Only argparse runs at registration; numpy,
 sklearn, xgboost and the SageMaker SDK load when a command runs. Work that writes files stages
@@ -116,6 +117,18 @@ def register(commands: Any) -> None:
                          help="also register the model in the SageMaker model registry "
                          "(PendingManualApproval) and keep the entry in the record")
     promote.set_defaults(func=cmd_promote)
+
+    refresh = commands.add_parser(
+        "refresh-approval", help="copy the model registry's approval status into the model records",
+        description="DescribeModelPackage for each record with a registry entry (promote "
+        "--register) and rewrite its approval_status when it changed, so a config with "
+        "[endpoint] require_approved_models = true synthesizes once the packages are approved. "
+        "Commit the rewritten records.")
+    refresh.add_argument("--variant", default="all",
+                         help="the variant whose record to refresh, or all (default: all records)")
+    refresh.add_argument("--records-dir", type=Path, default=Path(RECORDS_DIR),
+                         help=f"where the records are (default {RECORDS_DIR})")
+    refresh.set_defaults(func=cmd_refresh_approval)
 
     examples = commands.add_parser("train-examples", help="train every variant of a config locally",
                                    description="First variant: default hyperparameters; the others: "
@@ -250,6 +263,13 @@ def cmd_promote(args: argparse.Namespace) -> None:
               f"({done.record.registry.approval_status})")
     print(f"wrote {done.path}; commit it (git add {done.path}) and point the deploy config's "
           f'variant {args.variant} at it: record = "{done.path}"')
+
+
+def cmd_refresh_approval(args: argparse.Namespace) -> None:
+    from training import registry
+
+    for line in registry.refresh_records(args.variant, args.records_dir):
+        print(line)
 
 
 def cmd_train_examples(args: argparse.Namespace) -> None:

@@ -179,3 +179,23 @@ def test_require_approved_models_refuses_a_run_and_a_non_boolean(tmp_path):
     assert "xgbapi refresh-approval" in problem
     (problem,) = problems_of(config("yes", champion=run), tmp_path)
     assert problem == "endpoint.require_approved_models: must be true or false"
+
+
+def test_the_refresh_approval_command_rewrites_the_approved_record(aws, tmp_path, capsys):
+    from cli.main import main
+
+    records = tmp_path / "models"
+    champion = registered(aws, champion_record())
+    assert champion.registry is not None
+    path = model_record.write(champion, model_record.record_path("champion", records))
+    approve(aws, champion.registry.model_package_arn)
+    assert main(["refresh-approval", "--records-dir", str(records)]) == 0
+    out = capsys.readouterr().out
+    assert out == f"champion: Approved (was PendingManualApproval); wrote {path}, commit it\n"
+    assert model_record.load(path).registry.approval_status == "Approved"
+    assert main(["refresh-approval", "--variant", "champion", "--records-dir", str(records)]) == 0
+    assert "champion: Approved (unchanged)" in capsys.readouterr().out
+    # A variant without a record: one line naming the file and the fix, exit 2.
+    assert main(["refresh-approval", "--variant", "canary", "--records-dir", str(records)]) == 2
+    err = capsys.readouterr().err
+    assert "canary.json" in err and "promote" in err
