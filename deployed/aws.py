@@ -100,12 +100,3 @@ def data_stack(aws: boto3.Session, prefix: str) -> DataStack:
     return DataStack(name=name, bucket=outputs[DataOutput.BUCKET],
                      role_arn=outputs[DataOutput.EXECUTION_ROLE], key_arn=outputs[DataOutput.KEY])
 
-
-def model_package_group(aws: boto3.Session, prefix: str) -> str:
-    """The Data stack's model package group (promote --register adds packages to it)."""
-    name = stack_name(prefix, Component.DATA)
-    outputs = stack_outputs(
-        client(aws, "cloudformation"), name, aws.region_name, required=[DataOutput.MODEL_PACKAGE_GROUP],
-        deploy_fix=f"deploy the Data stack first (make deploy, phase one) in {aws.region_name}, "
-                   "or pass --config/--region matching the deployment")
-    return outputs[DataOutput.MODEL_PACKAGE_GROUP]
