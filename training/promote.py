@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,17 +147,10 @@ def build_record(variant: str, manifest: Manifest, found: S3Object,
     return ModelRecord(variant=variant, manifest=served, artifact=artifact, registry=registry)
 
 
-def registry_available() -> bool:
-    return importlib.util.find_spec("training.registry") is not None
-
-
 def promote(target: JobTarget, variant: str, run: Path, records_dir: Path, *,
             register: bool = False) -> Promoted:
     """Publish (if needed), check and record ``run`` as the model of ``variant``."""
     runs.check_variant(variant)
-    if register and not registry_available():
-        raise CliError("--register is not available yet (no model registry support in this "
-                       "version)", "promote without --register")
     manifest, manifest_path = load_run(run)
     local = manifest_module.artifact_path(manifest, manifest_path)
     has_local = local is not None and local.is_file()

@@ -179,14 +179,6 @@ def test_an_object_without_a_sha256_cannot_vouch_for_a_local_file(aws, capsys):
                                          "be checked against")
 
 
-def test_register_without_registry_support_says_so(aws, capsys, monkeypatch):
-    local_run(aws)
-    monkeypatch.setattr(promote, "registry_available", lambda: False)
-    assert main(promote_args(aws, "--variant", "champion", "--register")) == 2
-    assert error_line(capsys) == ("error: --register is not available yet (no model registry "
-                                  "support in this version); promote without --register")
-
-
 def test_variant_is_required_and_checked(aws, capsys):
     with pytest.raises(SystemExit):
         main(["promote"])
