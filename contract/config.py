@@ -24,6 +24,8 @@ from contract.model_record import ModelRecord, RecordError
 from contract.request import AUTH_MODES, AuthMode
 
 DEFAULT_CONFIG_PATH = "config/default.toml"
+# The deploy config: the same endpoint on committed model records (what promote writes for).
+DEPLOY_CONFIG_PATH = "config/deploy.toml"
 # "none": no deployment policy on the endpoint (SageMaker's plain update). A blue/green update
 # must keep the variant names, so a deploy that adds, removes or renames a variant uses it.
 RolloutStrategy = Literal["all_at_once", "canary", "linear", "none"]
@@ -740,7 +742,7 @@ def _check_approved(models: tuple[VariantModel, ...], problems: list[str]) -> No
                 "endpoint.require_approved_models = true serves only approved model records; promote "
                 f"it (xgbapi promote --variant {name} --register), approve the package, run "
                 f"xgbapi refresh-approval --variant {name} and name the record (record = "
-                f'"models/{name}.json")')
+                f'"{model_record.record_path(name)}")')
         elif model.record.registry is None:
             problems.append(
                 f"variants[{index}].record: {name}'s record {model.variant.record_path} has no model "

@@ -48,8 +48,8 @@ class DataOutput:
     BUCKET = "DataBucketName"
     EXECUTION_ROLE = "SageMakerExecutionRoleArn"
     KEY = "DataKeyArn"
-    # Added later than the others: not in ALL, so tools keep working against a Data stack
-    # deployed before it existed (readers ask for it on its own: deployed.aws).
+    # For people and consoles; promote derives the group's name from the prefix
+    # (model_package_group_name). Not in ALL: a Data stack deployed before it still works.
     MODEL_PACKAGE_GROUP = "ModelPackageGroupName"
 
     ALL = (BUCKET, EXECUTION_ROLE, KEY)

@@ -99,4 +99,3 @@ def data_stack(aws: boto3.Session, prefix: str) -> DataStack:
                    "or pass --config/--region matching the deployment")
     return DataStack(name=name, bucket=outputs[DataOutput.BUCKET],
                      role_arn=outputs[DataOutput.EXECUTION_ROLE], key_arn=outputs[DataOutput.KEY])
-

@@ -24,6 +24,7 @@ from typing import Any
 
 from contract.config import AppConfig, load_config
 from contract.errors import CliError
+from contract.model_record import record_path
 from tools.cdk_cli import CDK, ROOT, cli_env
 from tools.update_checks import Trap, blocking, find_traps
 
@@ -79,8 +80,8 @@ def refuse_unpromoted(config: AppConfig, *, allow_unpromoted: bool) -> None:
     raise CliError(
         f"{config.source} deploys models that are not promoted: {'; '.join(found)}; nothing was "
         "deployed",
-        f"promote each (xgbapi promote --variant {first}), commit models/{first}.json and point "
-        f'the variant at it (record = "models/{first}.json" instead of manifest = ...), or pass '
+        f"promote each (xgbapi promote --variant {first}), commit {record_path(first)} and point "
+        f'the variant at it (record = "{record_path(first)}" instead of manifest = ...), or pass '
         "--allow-unpromoted (make deploy ALLOW_UNPROMOTED=1) for a sandbox account")
 
 
@@ -115,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
 
     from deployed.aws import session
 
-    config = load_config(args.config)  # every config problem before anything else
+    # Paths resolved against the project root, where cdk synth runs: from another directory the
+    # runs would otherwise look absent and slip past the promoted-models check.
+    config = load_config(args.config, base_dir=ROOT)  # every config problem before anything else
     refuse_unpromoted(config, allow_unpromoted=getattr(args, "allow_unpromoted", False))
     region = config.region or boto3.Session().region_name
     if not region:

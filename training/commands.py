@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contract.config import DEFAULT_CONFIG_PATH
+from contract.config import DEFAULT_CONFIG_PATH, DEPLOY_CONFIG_PATH
 from contract.errors import CliError
 from contract.images import DEFAULT_FRAMEWORK_VERSION
 from contract.model_record import RECORDS_DIR
@@ -107,8 +107,9 @@ def register(commands: Any) -> None:
         "a deploy config names (record = \"models/<variant>.json\"). Commit the record.")
     promote.add_argument("--variant", required=True, help="the variant slot the model is for")
     promote.add_argument("--run", type=Path, help="run directory (default: runs/<variant>/latest)")
-    promote.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG_PATH),
-                         help="deployment config; its project.prefix names the Data stack")
+    promote.add_argument("--config", type=Path, default=Path(DEPLOY_CONFIG_PATH),
+                         help="the deploy config the record is for; its project.prefix names the "
+                         f"Data stack and the model package group (default {DEPLOY_CONFIG_PATH})")
     promote.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS,
                          help=f"where runs/<variant>/ are (default {DEFAULT_RUNS})")
     promote.add_argument("--records-dir", type=Path, default=Path(RECORDS_DIR),
