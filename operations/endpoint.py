@@ -3,7 +3,8 @@
 - ``status``: the endpoint's state, the config it runs against the one the Inference stack
   expects (a mismatch means the last update rolled back, or someone changed the endpoint
   outside CloudFormation), each variant's current / desired weight and capacity, and for a
-  variant on a model record whether the live model serves the record's S3 artifact (drift).
+  variant on a model record whether the live model serves the record's S3 artifact and that
+  object is still the one promoted (its ETag and size; drift otherwise).
 - ``traffic``: show the weights, or shift them at run time (UpdateEndpointWeightsAndCapacities)
   and print the config change that makes the shift permanent.
 - ``ab-report``: per-variant invocations, error rate and latency from CloudWatch over a window,
@@ -12,7 +13,8 @@
 
 The deployment config is read with :func:`contract.config.load_config` and manifests through it
 (contract.manifest); nothing here parses either. ``status`` exits 1 when the endpoint is not on
-the stack's config or a live model's artifact differs from its record.
+the stack's config or a live model's artifact differs from its record (another URI, or the
+object at the record's URI overwritten or deleted since promote).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from botocore.exceptions import ClientError
 
 from contract.config import AppConfig, load_config
 from contract.errors import CliError
+from contract.model_record import ModelRecord
 from contract.names import DEFAULT_REGION, SAGEMAKER_NAMESPACE, Component
-from deployed.aws import aws_call
+from deployed.aws import aws_call, aws_errors
 
 EXIT_OUT_OF_SYNC = 1
 ENDPOINT_CONFIG_TYPE = "AWS::SageMaker::EndpointConfig"
@@ -187,16 +190,18 @@ def status(config: AppConfig, region: str, clients: ClientFactory) -> int:
     print()
     print_weights(config, describe_variants(endpoint),
                   drift_heading="weights differ from the config (shifted with `traffic`?):")
-    live = (live_model_data(sagemaker, running)
-            if any(m.record is not None for m in config.models) else None)
-    lines, model_drift = model_drift_lines(config, live)
-    if lines:
+    uses_records = any(m.record is not None for m in config.models)
+    live = live_model_data(sagemaker, running) if uses_records else None
+    s3 = clients("s3", region) if uses_records else None
+    lines, model_drift = model_drift_lines(config, live, lambda uri: head_object(s3, uri))
+    if uses_records:
         print("\nmodels (live endpoint vs the config's records):")
         print("\n".join(lines))
     if model_drift:
         print("\nWARNING: a live model does not serve its record's artifact: the endpoint was not "
               "deployed from these records (deploy them: make deploy), or it was changed outside "
-              "CloudFormation.")
+              "CloudFormation, or the record's S3 object was overwritten or deleted after promote "
+              "(promote the model again, review the new record and deploy it).")
     if not in_sync:
         print(f"\nWARNING: the endpoint runs {running}, not the stack's {expected}. The last update "
               "most likely rolled back (a guardrail alarm fired, or the new config failed), or the "
@@ -228,15 +233,57 @@ def _shown(path: Path | None) -> str:
         return str(path)
 
 
-def model_drift_lines(config: AppConfig, live: dict[str, str | None] | None) -> tuple[list[str], bool]:
+_MISSING_OBJECT = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+
+
+def head_object(s3: Any, uri: str) -> tuple[str, int] | None:
+    """(ETag without quotes, ContentLength) of the S3 object at ``uri``, or None if it is missing.
+
+    Any other S3 failure (access denied, throttling, no credentials) is one CliError.
+    """
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    with aws_errors(f"S3 HeadObject of {uri}", fix=(
+            "check that the credentials may call s3:GetObject on the record's bucket (and "
+            "s3:ListBucket: without it a missing object reads as access denied)")):
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code")) in _MISSING_OBJECT:
+                return None
+            raise
+    return str(head.get("ETag", "")).strip('"'), int(head.get("ContentLength", -1))
+
+
+def object_change(record: ModelRecord, found: tuple[str, int] | None) -> str | None:
+    """What differs between the S3 object (``found`` by :func:`head_object`) and the record."""
+    artifact = record.artifact
+    if found is None:
+        return f"object at {artifact.s3_uri} is missing (deleted since promote)"
+    etag, size = found
+    changes = []
+    if etag != artifact.etag:
+        changes.append(f"etag {etag}, record says {artifact.etag}")
+    if size != artifact.size_bytes:
+        changes.append(f"size {size} bytes, record says {artifact.size_bytes}")
+    if not changes:
+        return None
+    return f"object at {artifact.s3_uri} changed since promote: {'; '.join(changes)}"
+
+
+def model_drift_lines(config: AppConfig, live: dict[str, str | None] | None,
+                      head: Callable[[str], tuple[str, int] | None]) -> tuple[list[str], bool]:
     """One line per config variant comparing the live model data with its record; (lines, drift).
 
-    ``live`` is None when no variant uses a record (nothing to compare, no AWS call made).
+    ``live`` is None when no variant uses a record (nothing to compare, no lines, no AWS call).
+    A variant whose live ModelDataUrl is the record's URI is also checked against the object in
+    S3 (``head``, :func:`head_object`): an object overwritten or deleted since promote is drift.
     """
+    if live is None:
+        return [], False
     lines, drift = [], False
     for model in config.models:
         name, record = model.variant.name, model.record
-        if record is None or live is None:
+        if record is None:
             lines.append(f"  {name}: no record (config uses a run)")
             continue
         path = _shown(model.variant.record_path)
@@ -244,7 +291,12 @@ def model_drift_lines(config: AppConfig, live: dict[str, str | None] | None) -> 
             lines.append(f"  {name}: DRIFT: not on the endpoint, {path} says {record.artifact.s3_uri}")
             drift = True
         elif live[name] == record.artifact.s3_uri:
-            lines.append(f"  {name}: matches {path}")
+            change = object_change(record, head(record.artifact.s3_uri))
+            if change is None:
+                lines.append(f"  {name}: matches {path}")
+            else:
+                lines.append(f"  {name}: DRIFT: {change} ({path})")
+                drift = True
         else:
             lines.append(f"  {name}: DRIFT: runs {live[name]}, {path} says {record.artifact.s3_uri}")
             drift = True
