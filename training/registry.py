@@ -83,11 +83,22 @@ def create_request(group_name: str, record: ModelRecord) -> dict[str, Any]:
 
 
 def register_model(session: Any, group_name: str, record: ModelRecord) -> RegistryRef:
-    """Create a model package for ``record`` in ``group_name`` (PendingManualApproval)."""
+    """Create a model package for ``record`` in ``group_name`` (PendingManualApproval).
+
+    The client token is deterministic, so registering the same artifact again returns the
+    package created the first time, which may have been approved or rejected since: the
+    returned status is the one DescribeModelPackage reports, never assumed.
+    """
     sagemaker = aws_context.client(session, "sagemaker")
     with aws_context.aws_errors(f"CreateModelPackage in {group_name}", fix=_fix(group_name)):
         created = sagemaker.create_model_package(**create_request(group_name, record))
-    return RegistryRef(model_package_arn=str(created["ModelPackageArn"]), approval_status=PENDING)
+    arn = str(created["ModelPackageArn"])
+    with aws_context.aws_errors(f"DescribeModelPackage {arn}", fix=(
+            "check that the credentials may call sagemaker:DescribeModelPackage, then run "
+            "promote --register again (it registers the same package, not another one)")):
+        described = sagemaker.describe_model_package(ModelPackageName=arn)
+    return RegistryRef(model_package_arn=arn,
+                       approval_status=str(described.get("ModelApprovalStatus") or PENDING))
 
 
 def package_region(arn: str) -> str | None:
@@ -99,8 +110,10 @@ def package_region(arn: str) -> str | None:
 def refresh_approval(session: Any, record: ModelRecord) -> ModelRecord:
     """``record`` with the registry's current approval status (unchanged without a registry entry).
 
-    Refuses a package whose artifact is not the record's: an approval applies to the model it
-    was given for, never to a record that has since been re-promoted with another artifact.
+    Refuses a package whose artifact is not the record's (another S3 URI, or the same URI with
+    another ETag than the one stored in the package's metadata at registration): an approval
+    applies to the model it was given for, never to a record that has since been re-promoted
+    with another artifact.
     """
     if record.registry is None:
         return record
@@ -115,6 +128,14 @@ def refresh_approval(session: Any, record: ModelRecord) -> ModelRecord:
     if record.artifact.s3_uri not in urls:
         raise CliError(f"model package {arn} serves {', '.join(map(str, urls)) or 'no model data'}, "
                        f"not the record's {record.artifact.s3_uri}",
+                       f"register the record's model again (xgbapi promote --variant {record.variant} "
+                       "--register) and approve that package")
+    registered_etag = (described.get("CustomerMetadataProperties") or {}).get("etag")
+    if registered_etag != record.artifact.etag:
+        raise CliError(f"model package {arn} was registered for another object at "
+                       f"{record.artifact.s3_uri} (etag {registered_etag or 'not recorded'}, the "
+                       f"record's is {record.artifact.etag}): the object was replaced after that "
+                       "registration, so its approval does not apply to this record",
                        f"register the record's model again (xgbapi promote --variant {record.variant} "
                        "--register) and approve that package")
     status = str(described["ModelApprovalStatus"])

@@ -38,8 +38,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def approve(session: Any, arn: str, status: str = "Approved") -> None:
-    """What a reviewer does in the console (UpdateModelPackage)."""
-    session.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+    """What a reviewer does in the console (UpdateModelPackage).
+
+    AWS keeps the CustomerMetadataProperties an update does not name; moto drops them, so they
+    are sent again (refresh-approval reads the registered etag from them).
+    """
+    sagemaker = session.client("sagemaker")
+    kept = sagemaker.describe_model_package(ModelPackageName=arn).get("CustomerMetadataProperties")
+    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status,
+                                   **({"CustomerMetadataProperties": kept} if kept else {}))
 
 
 def registered(session: Any, record: ModelRecord) -> ModelRecord:
@@ -69,6 +76,31 @@ def test_register_creates_a_pending_package_with_the_records_image_and_artifact(
     assert model_record.parse(with_entry.to_dict(), "x.json") == with_entry
 
 
+def test_registering_the_same_artifact_again_records_the_packages_real_status(aws, monkeypatch):
+    """The client token is deterministic: AWS answers a repeated CreateModelPackage with the
+    package it created the first time (moto ignores ClientToken, so the answer is emulated)."""
+    record = champion_record()
+    first = registry.register_model(aws, GROUP, record)
+    approve(aws, first.model_package_arn)
+    made = registry.aws_context.client
+
+    def client(session: Any, service: str) -> Any:
+        real = made(session, service)
+        create = real.create_model_package
+
+        def idempotent_create(**kwargs: Any) -> dict[str, Any]:
+            create(**kwargs)  # still validated by moto
+            assert kwargs["ClientToken"] == registry.client_token(GROUP, record)
+            return {"ModelPackageArn": first.model_package_arn}
+
+        real.create_model_package = idempotent_create
+        return real
+
+    monkeypatch.setattr(registry.aws_context, "client", client)
+    again = registry.register_model(aws, GROUP, record)
+    assert again == RegistryRef(first.model_package_arn, "Approved")
+
+
 def test_register_in_a_missing_group_is_one_error_naming_the_fix(aws):
     with pytest.raises(CliError) as caught:
         registry.register_model(aws, "xgb-other-models", champion_record())
@@ -95,6 +127,22 @@ def test_refresh_refuses_a_package_of_another_artifact(aws):
     with pytest.raises(CliError) as caught:
         registry.refresh_approval(aws, record)
     assert "not the record's" in str(caught.value) and "--register" in caught.value.fix
+
+
+def test_refresh_refuses_a_package_registered_for_an_overwritten_object(aws):
+    """Same S3 URI, another object: the record was promoted again after the key was overwritten,
+    and still names the package registered (and maybe approved) for the old object."""
+    old = registered(aws, champion_record())
+    assert old.registry is not None
+    approve(aws, old.registry.model_package_arn)
+    repromoted = dataclasses.replace(old, artifact=dataclasses.replace(old.artifact, etag="fedc9876-1"))
+    with pytest.raises(CliError) as caught:
+        registry.refresh_approval(aws, repromoted)
+    message = str(caught.value)
+    assert f"model package {old.registry.model_package_arn} was registered for another object" in message
+    assert "etag 0123abcd-1, the record's is fedc9876-1" in message
+    assert "promote --variant champion --register" in caught.value.fix
+    assert registry.refresh_approval(aws, old).registry.approval_status == "Approved"
 
 
 def test_refresh_records_rewrites_only_changed_records(aws, tmp_path):
