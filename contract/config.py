@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeGuard
 
 from contract import bucket_layout, model_record, names
 from contract import manifest as manifest_module
+from contract.documents import VARIANT_NAME
 from contract.limits import LAMBDA_ENVIRONMENT_LIMIT_BYTES, MAX_VARIANTS
 from contract.manifest import Manifest, ManifestError
 from contract.model_record import ModelRecord, RecordError
@@ -43,7 +44,6 @@ ALARMS_PER_VARIANT = 2  # Invocation5XXErrors and ModelLatency
 DATA_CAPTURE_PREFIX = bucket_layout.DATA_CAPTURE
 
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$")
-_VARIANT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's pattern
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _INSTANCE_TYPE = re.compile(
@@ -385,7 +385,7 @@ def _parse_variants(items: Any, base_dir: Path, volume_kms: bool,
         _check_keys(item, "variant", where, problems)
         count_before = len(problems)
         name = item.get("name")
-        if not isinstance(name, str) or not _VARIANT_NAME.match(name):
+        if not isinstance(name, str) or not VARIANT_NAME.match(name):
             problems.append(f"{where}.name: {name!r} is not a SageMaker variant name: 1-63 "
                             "letters, digits and single hyphens, starting and ending alphanumeric")
         elif name.lower() in seen:

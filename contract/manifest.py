@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contract.documents import S3_URI, DocumentError, read_json
 from contract.images import FRAMEWORK_XGBOOST_VERSIONS
 
 SCHEMA_VERSION = 1
@@ -28,20 +29,13 @@ MANIFEST_FILENAME = "manifest.json"
 FEATURE_TYPES = ("numeric",)
 SOURCE_KINDS = ("local", "sagemaker-training", "sagemaker-tuning")
 
-_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$")
 # A feature name ends up in JSON keys, a CSV column order and a Lambda environment
 # variable: printable, no separators that would break CSV or the comma-free env encoding.
 _FEATURE_NAME = re.compile(r"^[^\s,\"'\x00-\x1f]{1,128}$")
 
 
-class ManifestError(ValueError):
+class ManifestError(DocumentError):
     """A manifest that cannot be used; the message names the file, the field and the fix."""
-
-    def __init__(self, path: Path | str, field_name: str, problem: str) -> None:
-        super().__init__(f"{path}: {field_name}: {problem}")
-        self.path = str(path)
-        self.field = field_name
-        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -138,7 +132,7 @@ def parse(data: Any, path: Path | str) -> Manifest:
         raise ManifestError(path, "image_uri", f"is not an ECR image in the manifest's region {region}")
 
     model_data = data.get("model_data")
-    if model_data is not None and (not isinstance(model_data, str) or not _S3_URI.match(model_data)):
+    if model_data is not None and (not isinstance(model_data, str) or not S3_URI.match(model_data)):
         raise ManifestError(path, "model_data", "must be an s3://bucket/key URI or null")
     artifact = data.get("artifact")
     if artifact is not None and (not isinstance(artifact, str) or not artifact):
@@ -200,18 +194,8 @@ def load(path: Path | str) -> Manifest:
     manifest_path = Path(path)
     if manifest_path.is_dir():
         manifest_path = manifest_path / MANIFEST_FILENAME
-    try:
-        text = manifest_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(manifest_path, "<file>", "does not exist; train this variant "
-                            "first (make train) or fix the path") from None
-    except OSError as error:
-        raise ManifestError(manifest_path, "<file>", f"cannot be read ({error.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ManifestError(manifest_path, "<file>", f"is not valid JSON (line {error.lineno}, "
-                            f"column {error.colno}: {error.msg})") from None
+    data = read_json(manifest_path, ManifestError,
+                     "train this variant first (make train) or fix the path")
     return parse(data, manifest_path)
 
 

@@ -22,26 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from contract import manifest as manifest_module
+from contract.documents import S3_URI, VARIANT_NAME, DocumentError, read_json
 from contract.manifest import Manifest, ManifestError
 
 RECORD_VERSION = 1
 RECORDS_DIR = "models"  # default folder of records, at the repository root
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 
-_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_VARIANT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's pattern
 _PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+$")
 
 
-class RecordError(ValueError):
+class RecordError(DocumentError):
     """A record that cannot be used; the message names the file, the field and the fix."""
-
-    def __init__(self, path: Path | str, field_name: str, problem: str) -> None:
-        super().__init__(f"{path}: {field_name}: {problem}")
-        self.path = str(path)
-        self.field = field_name
-        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -111,7 +104,7 @@ def parse(data: Any, path: Path | str) -> ModelRecord:
                           f"1..{RECORD_VERSION}; upgrade the project to read newer records")
 
     variant = data.get("variant")
-    if not isinstance(variant, str) or not _VARIANT_NAME.match(variant):
+    if not isinstance(variant, str) or not VARIANT_NAME.match(variant):
         raise RecordError(path, "variant", f"{variant!r} is not a SageMaker variant name; {rewrite}")
 
     artifact = _parse_artifact(data.get("artifact"), path, rewrite)
@@ -139,7 +132,7 @@ def _parse_artifact(value: Any, path: Path | str, rewrite: str) -> ArtifactRef:
         raise RecordError(path, "artifact", f"must be an object with s3_uri, size_bytes, sha256 "
                           f"and etag; {rewrite}")
     s3_uri = value.get("s3_uri")
-    if not isinstance(s3_uri, str) or not _S3_URI.match(s3_uri):
+    if not isinstance(s3_uri, str) or not S3_URI.match(s3_uri):
         raise RecordError(path, "artifact.s3_uri", f"{s3_uri!r} must be an s3://bucket/key URI")
     size = value.get("size_bytes")
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
@@ -182,21 +175,8 @@ def _parse_registry(value: Any, path: Path | str, rewrite: str) -> RegistryRef |
 def load(path: Path | str) -> ModelRecord:
     """Read and validate the record at ``path`` (a models/<variant>.json)."""
     record_file = Path(path)
-    try:
-        text = record_file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecordError(record_file, "<file>", "does not exist; promote the variant first "
-                          "(xgbapi promote --variant <name>) or fix the path") from None
-    except IsADirectoryError:
-        raise RecordError(record_file, "<file>", "is a directory; name the record file, e.g. "
-                          "models/<variant>.json") from None
-    except OSError as error:
-        raise RecordError(record_file, "<file>", f"cannot be read ({error.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise RecordError(record_file, "<file>", f"is not valid JSON (line {error.lineno}, "
-                          f"column {error.colno}: {error.msg})") from None
+    data = read_json(record_file, RecordError,
+                     "promote the variant first (xgbapi promote --variant <name>) or fix the path")
     return parse(data, record_file)
 
 

@@ -9,7 +9,6 @@ relative symlink, repointed atomically (a new link renamed over the old one).
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -18,10 +17,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from contract.documents import VARIANT_NAME
 from contract.errors import CliError
 
 LATEST = "latest"
-_VARIANT = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's variant-name pattern
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -30,7 +29,7 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def check_variant(variant: str) -> str:
-    if not _VARIANT.match(variant):
+    if not VARIANT_NAME.match(variant):
         raise CliError(f"variant {variant!r} is not a SageMaker variant name",
                        "use 1-63 letters, digits and single hyphens, e.g. champion")
     return variant
