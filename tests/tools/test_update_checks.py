@@ -8,6 +8,7 @@ Safe changes (a model, a weight) are not flagged.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 import tomllib
@@ -38,7 +39,15 @@ def config(raw: dict[str, Any]) -> AppConfig:
 
 
 def inference_template(raw: dict[str, Any]) -> dict[str, Any]:
-    """The Inference stack's template for ``raw``, built by the real stacks (no cdk-nag: faster)."""
+    """The Inference stack's template for ``raw``, built by the real stacks (no cdk-nag: faster).
+
+    Each config is synthesized once per session (several tests start from the same one)."""
+    return copy.deepcopy(_synthesized(json.dumps(raw, sort_keys=True)))
+
+
+@functools.cache
+def _synthesized(raw_json: str) -> dict[str, Any]:
+    raw = json.loads(raw_json)
     from aws_cdk import App
     from aws_cdk.assertions import Template
 
