@@ -118,12 +118,13 @@ def run(args: argparse.Namespace) -> int:
 
     # Paths resolved against the project root, where cdk synth runs: from another directory the
     # runs would otherwise look absent and slip past the promoted-models check.
-    config = load_config(args.config, base_dir=ROOT)  # every config problem before anything else
+    config_path = Path(args.config).resolve()  # the same file for this check and for cdk synth
+    config = load_config(config_path, base_dir=ROOT)  # every config problem before anything else
     refuse_unpromoted(config, allow_unpromoted=getattr(args, "allow_unpromoted", False))
     region = config.region or boto3.Session().region_name
     if not region:
         raise CliError("no region to deploy to", "set project.region in the config, or AWS_REGION")
-    synth = subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-c", f"config={args.config}",
+    synth = subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-c", f"config={config_path}",
                             "-o", str(ASSEMBLY)], cwd=ROOT, env=cli_env(validation=False))
     if synth.returncode != 0:
         raise CliError("cdk synth failed (see above)", "fix the reported problem and deploy again")
