@@ -63,7 +63,7 @@ synth: install  ## cdk synth every stack into cdk.out/ (cdk-nag on; CFN_LINT=1 a
 	@$(XGBAPI) cost --config $(CONFIG) --summary
 
 test: install  ## the whole offline test suite, on both cores; prints its wall time
-	@start=$$(date +%s); $(PY) -m pytest -q -n $(or $(JOBS),2); status=$$?; \
+	@start=$$(date +%s); $(PY) -m pytest -q -n $(or $(JOBS),2) --dist worksteal; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
 
 snapshot-update:  install  ## re-baseline the template snapshots (review the diff!)
