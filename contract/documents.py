@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,3 +41,17 @@ def read_json(path: Path, error: type[ErrorType], missing_fix: str) -> Any:
     except json.JSONDecodeError as failure:
         raise error(path, "<file>", f"is not valid JSON (line {failure.lineno}, "
                     f"column {failure.colno}: {failure.msg})") from None
+
+
+def write_atomically(target: Path, payload: str) -> Path:
+    """Write ``payload`` to ``target`` through a temporary file: never a half-written document."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(payload)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target

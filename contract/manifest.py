@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contract.documents import S3_URI, DocumentError, read_json
+from contract.documents import S3_URI, DocumentError, read_json, write_atomically
 from contract.images import FRAMEWORK_XGBOOST_VERSIONS
 
 SCHEMA_VERSION = 1
@@ -211,15 +209,5 @@ def artifact_path(manifest: Manifest, manifest_path: Path | str) -> Path | None:
 
 def write(manifest: Manifest, directory: Path | str) -> Path:
     """Write ``manifest.json`` into ``directory`` atomically (never a half-written file)."""
-    target = Path(directory) / MANIFEST_FILENAME
-    target.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(manifest.to_dict(), indent=2, sort_keys=False) + "\n"
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".manifest-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(payload)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(Path(directory) / MANIFEST_FILENAME, payload)

@@ -14,15 +14,13 @@ changes. Standard library only (see the ``contract`` package).
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from contract import manifest as manifest_module
-from contract.documents import S3_URI, VARIANT_NAME, DocumentError, read_json
+from contract.documents import S3_URI, VARIANT_NAME, DocumentError, read_json, write_atomically
 from contract.manifest import Manifest, ManifestError
 
 RECORD_VERSION = 1
@@ -187,15 +185,4 @@ def dumps(record: ModelRecord) -> str:
 
 def write(record: ModelRecord, path: Path | str) -> Path:
     """Write ``record`` to ``path`` atomically (never a half-written file); returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    payload = dumps(record)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(payload)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(Path(path), dumps(record))
