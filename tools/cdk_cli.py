@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,3 +22,14 @@ def cli_env(base: dict[str, str] | None = None, *, validation: bool) -> dict[str
     if not validation:
         env["CDK_VALIDATION"] = "false"
     return env
+
+
+def synth(app_dir: Path, config: str | Path, outdir: Path) -> list[Path]:
+    """``cdk synth`` of the app in ``app_dir`` with ``config`` into ``outdir`` (validator off, as
+    `make synth`); the template paths. RuntimeError with the CLI's last words when it fails."""
+    result = subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-c", f"config={config}",
+                             "-o", str(outdir)], cwd=app_dir, env=cli_env(validation=False),
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"synth in {app_dir} failed:\n{result.stderr[-2000:]}")
+    return sorted(outdir.glob("*.template.json"))

@@ -25,7 +25,7 @@ from typing import Any
 from contract.config import AppConfig, load_config
 from contract.errors import CliError
 from contract.model_record import record_path
-from tools.cdk_cli import CDK, ROOT, cli_env
+from tools.cdk_cli import CDK, ROOT, cli_env, synth
 from tools.update_checks import Trap, blocking, find_traps
 
 ASSEMBLY = ROOT / "cdk.out"
@@ -106,9 +106,9 @@ def deployed_templates(cloudformation: Any) -> DeployedTemplates:
     return lookup
 
 
-def synthesized_templates(assembly: Path) -> dict[str, dict[str, Any]]:
-    return {path.name.removesuffix(".template.json"): json.loads(path.read_text())
-            for path in sorted(assembly.glob("*.template.json"))}
+def read_templates(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    """Stack name -> template, for the template files cdk synth wrote."""
+    return {path.name.removesuffix(".template.json"): json.loads(path.read_text()) for path in paths}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,12 +124,12 @@ def run(args: argparse.Namespace) -> int:
     region = config.region or boto3.Session().region_name
     if not region:
         raise CliError("no region to deploy to", "set project.region in the config, or AWS_REGION")
-    synth = subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-c", f"config={config_path}",
-                            "-o", str(ASSEMBLY)], cwd=ROOT, env=cli_env(validation=False))
-    if synth.returncode != 0:
-        raise CliError("cdk synth failed (see above)", "fix the reported problem and deploy again")
+    try:
+        templates = read_templates(synth(ROOT, config_path, ASSEMBLY))
+    except RuntimeError as error:
+        raise CliError(str(error).replace("\n", " "), "fix the reported problem and deploy again") from None
     cloudformation = session(region).client("cloudformation")
-    traps = check_update(synthesized_templates(ASSEMBLY), deployed_templates(cloudformation))
+    traps = check_update(templates, deployed_templates(cloudformation))
     for trap in traps:
         print("\n".join(trap.render()), file=sys.stderr)
     refuse_if_blocking(traps, allow_unsafe=args.allow_unsafe_update)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.errors import CliError
-from tools.cdk_cli import CDK, ROOT, cli_env
+from tools.cdk_cli import CDK, ROOT, cli_env, synth
 from tools.update_checks import Trap, find_traps
 
 ENV = cli_env(validation=False)
@@ -174,14 +174,6 @@ def summarize(all_changes: list[StackChanges], ref: str, traps: list[Trap] | Non
             if trap.stack == changes.stack:
                 lines.extend(trap.render())
     return "\n".join(lines)
-
-
-def synth(app_dir: Path, config: str, outdir: Path) -> list[Path]:
-    result = subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-c", f"config={config}",
-                             "-o", str(outdir)], cwd=app_dir, env=ENV, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"synth in {app_dir} failed:\n{result.stderr[-2000:]}")
-    return sorted(outdir.glob("*.template.json"))
 
 
 def synth_ref(ref: str, config: str, workdir: Path) -> tuple[list[Path], str | None]:
