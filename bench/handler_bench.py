@@ -41,7 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from local.lambda_host import ASSET_DIR, load_service, stack_environment  # noqa: E402
+from contract.names import handler_environment  # noqa: E402
+from local.lambda_host import ASSET_DIR, load_service  # noqa: E402
 
 REGION = "us-east-1"
 ENDPOINT = "bench-endpoint"
@@ -50,7 +51,7 @@ ENDPOINT = "bench-endpoint"
 def lambda_environment(features: list[str]) -> dict[str, str]:
     """What the function's environment holds: the stack's variables, a region, credentials."""
     return {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench", **stack_environment(ENDPOINT, features)}
+            "AWS_SECRET_ACCESS_KEY": "bench", **handler_environment(ENDPOINT, features)}
 
 
 def environment(features: list[str]) -> dict[str, str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import botocore.session
 
-from contract.names import DEFAULT_REGION, handler_environment
+from contract.names import DEFAULT_REGION
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "preprocess"
 
@@ -35,17 +35,13 @@ from preprocessing.service import PredictionService  # noqa: E402
 from preprocessing.settings import Settings  # noqa: E402
 
 __all__ = ["ASSET_DIR", "LOCAL_AWS", "LambdaHandler", "PredictionService", "Settings", "load_service",
-           "put_asset_on_path", "stack_environment"]
+           "put_asset_on_path"]
 
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]  # handler(event, context) -> proxy response
 
 # What a Lambda host provides besides the stack's variables: a region and (fake) credentials.
 LOCAL_AWS = {"AWS_DEFAULT_REGION": DEFAULT_REGION, "AWS_ACCESS_KEY_ID": "local",
              "AWS_SECRET_ACCESS_KEY": "local"}
-
-
-# The variables the API stack sets on the function: the same function builds both.
-stack_environment = handler_environment
 
 
 def load_service(environment: Mapping[str, str], *, runtime_url: str | None = None) -> PredictionService:

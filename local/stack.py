@@ -10,8 +10,9 @@ from typing import Any
 
 from contract.config import AppConfig
 from contract.errors import CliError
+from contract.names import handler_environment
 from local.api_front import ApiHTTPServer
-from local.lambda_host import LOCAL_AWS, load_service, stack_environment
+from local.lambda_host import LOCAL_AWS, load_service
 from local.runtime_server import LocalRuntime, RuntimeHTTPServer
 from local.variants import load_variants
 
@@ -52,7 +53,7 @@ def running(config: AppConfig, *, api_port: int = 0, runtime_port: int = 0, seed
     runtime = LocalRuntime(config.endpoint_name, load_variants(config), seed=seed)
     runtime_server = RuntimeHTTPServer((HOST, runtime_port), runtime)
     runtime_url = f"http://{HOST}:{runtime_server.server_address[1]}"
-    handler = load_service({**LOCAL_AWS, **stack_environment(config.endpoint_name, config.feature_names)},
+    handler = load_service({**LOCAL_AWS, **handler_environment(config.endpoint_name, config.feature_names)},
                            runtime_url=runtime_url).handle
     health = health_document(config, runtime)
     api_server = ApiHTTPServer((HOST, api_port), handler, health, access_log=access_log)
