@@ -63,7 +63,7 @@ def test_no_change_against_head_end_to_end(capsys):
     assert "Review summary (working tree vs HEAD)" in out
     for stack in ("xgb-test-data", "xgb-test-inference", "xgb-test-api"):
         assert f"Stack {stack}" in out
-    inputs = ["app.py", "cdk.json", "stacks", "lambda", "training", "tests/fixtures"]
+    inputs = ["app.py", "cdk.json", "contract", "stacks", "lambda", "training", "tests/fixtures"]
     if subprocess.run(["git", "diff", "--quiet", "HEAD", "--", *inputs], cwd=ROOT).returncode == 0:
         # Nothing the templates depend on differs from HEAD (always so in CI's clean clone).
         assert code == 0 and "no template changes" in out
