@@ -5,7 +5,8 @@ by weight or by the ``X-Amzn-SageMaker-Target-Variant`` header, the response nam
 ``X-Amzn-Invoked-Production-Variant``, and faults come back in AWS's error format
 (``x-amzn-ErrorType`` + JSON body) so botocore raises the exceptions it raises in AWS:
 ValidationError for an unknown endpoint or variant, ModelError (424, with OriginalStatusCode)
-when the container rejects the input or its model is broken.
+when the container rejects the input or its model is broken. What the container reads and
+answers (text/csv, text/libsvm, the Accept header) is local/variants.py, ``LocalVariant.invoke``.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ class LocalRuntime:
         self.counts = {v.name: 0 for v in variants}
         self._count_lock = threading.Lock()
 
-    def invoke(self, endpoint: str, body: bytes, content_type: str,
-               target_variant: str | None) -> tuple[int, dict[str, str], bytes]:
+    def invoke(self, endpoint: str, body: bytes, content_type: str | None,
+               target_variant: str | None,
+               accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        """``accept`` is the request's Accept header: botocore sends InvokeEndpoint's Accept
+        there, and SageMaker hands it to the container, which picks the response format."""
         if endpoint != self.endpoint_name:
             return _error(400, "ValidationError",
                           f"Endpoint {endpoint} of account {ACCOUNT} not found.")
@@ -52,16 +56,11 @@ class LocalRuntime:
             self.counts[variant.name] += 1
         if len(body) > ENDPOINT_BODY_LIMIT_BYTES:
             return _model_error(variant, 413, f"request body exceeds {ENDPOINT_BODY_LIMIT_BYTES} bytes")
-        if content_type.split(";")[0].strip().lower() != "text/csv":
-            return _model_error(variant, 415, f"content type {content_type!r} is not supported; "
-                                "send text/csv")
-        if variant.booster is None:
-            return _model_error(variant, 500, variant.load_error or "the model is not loaded")
         try:
-            predictions = variant.predict_csv(body)
+            response_type, predictions = variant.invoke(body, content_type, accept)
         except InputError as error:
-            return _model_error(variant, 400, str(error))
-        return 200, {"Content-Type": "text/csv",
+            return _model_error(variant, error.status, str(error))
+        return 200, {"Content-Type": response_type,
                      "X-Amzn-Invoked-Production-Variant": variant.name}, predictions
 
 
@@ -72,7 +71,8 @@ def _error(status: int, code: str, message: str, **extra: object) -> tuple[int, 
 
 def _model_error(variant: LocalVariant, original_status: int,
                  message: str) -> tuple[int, dict[str, str], bytes]:
-    return _error(424, "ModelError", f"Received client error ({original_status}) from "
+    side = "server" if original_status >= 500 else "client"
+    return _error(424, "ModelError", f"Received {side} error ({original_status}) from "
                   f"primary with message \"{message}\".", OriginalStatusCode=original_status,
                   OriginalMessage=message, LogStreamArn=f"local:{variant.name}")
 
@@ -89,7 +89,7 @@ class _Handler(LoopbackHandler):
         else:
             status, headers, payload = self.server.runtime.invoke(
                 unquote(match["name"]), body, self.headers.get("Content-Type", ""),
-                self.headers.get("X-Amzn-SageMaker-Target-Variant"))
+                self.headers.get("X-Amzn-SageMaker-Target-Variant"), self.headers.get("Accept"))
         self.respond(status, headers, payload)
 
     def log_message(self, format: str, *args: object) -> None:
