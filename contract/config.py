@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeGuard
 from contract import bucket_layout, model_record, names
 from contract import manifest as manifest_module
 from contract.documents import VARIANT_NAME
+from contract.encoding import InputSpec
 from contract.limits import LAMBDA_ENVIRONMENT_LIMIT_BYTES, MAX_VARIANTS
 from contract.manifest import Manifest, ManifestError
 from contract.model_record import ModelRecord, RecordError
@@ -197,6 +198,11 @@ class AppConfig:
     @property
     def feature_names(self) -> tuple[str, ...]:
         return self.models[0].manifest.feature_names if self.models else ()
+
+    @property
+    def input_spec(self) -> InputSpec | None:
+        """What the Lambda encodes requests with: every variant's, as load_config checks."""
+        return self.models[0].manifest.input_spec if self.models else None
 
     @property
     def model_region(self) -> str | None:
@@ -711,6 +717,13 @@ def _resolve_models(variants: tuple[VariantConfig, ...], region: str | None,
                 f"from {first.variant.name}'s {list(first.manifest.feature_names)}; one Lambda "
                 "serializes requests for every variant, so train all variants on the same features "
                 "in the same order")
+        elif model.manifest.input_spec != first.manifest.input_spec:
+            problems.append(
+                f"variants[{index}].{key}: its input encoding differs from {first.variant.name}'s "
+                f"({_spec_difference(model.manifest.input_spec, first.manifest.input_spec)}); the "
+                "Lambda encodes a request before SageMaker picks the variant, so every variant must "
+                "be trained on the same `xgbapi prepare` output (one encoding per endpoint until the "
+                "Lambda assigns variants itself)")
         if model.manifest.region != first.manifest.region:
             problems.append(
                 f"variants[{index}].{key}: trained for region {model.manifest.region} but "
@@ -759,10 +772,23 @@ def _check_approved(models: tuple[VariantModel, ...], problems: list[str]) -> No
                 f"refresh-approval --variant {name} and commit {model.variant.record_path}")
 
 
+def _spec_difference(spec: InputSpec, other: InputSpec) -> str:
+    if spec.format != other.format:
+        return f"format {spec.format} against {other.format}"
+    for mine, theirs in zip(spec.fields, other.fields, strict=True):
+        if mine != theirs:
+            if mine.kind != theirs.kind:
+                return f"{mine.name} is {mine.kind} against {theirs.kind}"
+            what = {"categorical": "categories", "text": "vocabulary or tokenizer settings"}
+            return f"{mine.name}: other {what.get(mine.kind, 'settings')}"
+    return "fields differ"
+
+
 def _check_lambda_environment(manifest: Manifest, prefix: str, problems: list[str]) -> None:
-    # The feature list travels to the Lambda as an environment variable (names.handler_environment);
-    # the runtime adds a few variables of its own (the margin).
-    variables = names.handler_environment(names.endpoint_name(prefix), manifest.feature_names)
+    # A numeric model's feature list travels to the Lambda as an environment variable
+    # (names.handler_environment; any other spec is a file in the asset); the runtime adds a few
+    # variables of its own (the margin).
+    variables = names.handler_environment(names.endpoint_name(prefix), manifest.input_spec)
     size = sum(len(key) + len(value) for key, value in variables.items()) + 200
     if size > LAMBDA_ENVIRONMENT_LIMIT_BYTES:
         problems.append(f"features: the feature list needs about {size} bytes of Lambda "

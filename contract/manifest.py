@@ -1,13 +1,16 @@
 """The model manifest: the one contract between training, the stacks and the Lambda.
 
 Every model run writes ``manifest.json`` beside its ``model.tar.gz``. The stacks read the
-image and model data from it, the API stack hands the feature list to the preprocessing
-Lambda, and the local runtime loads the artifact it names. Nobody else parses manifests.
+image and model data from it, the API stack hands the input spec (raw fields and their
+fitted encodings) to the preprocessing Lambda, and the local runtime loads the artifact it names.
+Nobody else parses manifests.
 
 Schema evolution: ``schema_version`` is an integer. A reader accepts every version up to
-``SCHEMA_VERSION`` and refuses newer ones with a clear message. Features are objects with a
-``type`` (only ``numeric`` today) so later kinds, for example raw text with a vocabulary the
-Lambda applies, can be added as new types without changing the shape of existing manifests.
+``SCHEMA_VERSION`` and refuses newer ones with a clear message.
+  1  features are numeric; the model reads CSV
+  2  features are raw fields of a kind (numeric, categorical with its categories, text with its
+     tokenizer version and vocabulary: contract/encoding.py) and ``input_format`` (csv or
+     libsvm) says what the model reads. A version 1 manifest loads as all-numeric CSV.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from contract.documents import S3_URI, DocumentError, read_json, write_atomically
+from contract.encoding import FORMATS, Field, InputSpec, parse_fields
 from contract.images import FRAMEWORK_XGBOOST_VERSIONS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST_FILENAME = "manifest.json"
-FEATURE_TYPES = ("numeric",)
 SOURCE_KINDS = ("local", "sagemaker-training", "sagemaker-tuning")
 
 # A feature name ends up in JSON keys, a CSV column order and a Lambda environment
@@ -36,10 +39,7 @@ class ManifestError(DocumentError):
     """A manifest that cannot be used; the message names the file, the field and the fix."""
 
 
-@dataclass(frozen=True)
-class Feature:
-    name: str
-    type: str = "numeric"
+Feature = Field  # a raw input field; its kind and fitted encoding live in contract/encoding.py
 
 
 @dataclass(frozen=True)
@@ -66,19 +66,26 @@ class Manifest:
     # model.tar.gz relative to the manifest's directory, for runs trained on this machine.
     artifact: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    input_format: str = "csv"  # what the model reads: csv or libsvm (contract/encoding.py)
     schema_version: int = SCHEMA_VERSION
 
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(feature.name for feature in self.features)
 
+    @property
+    def input_spec(self) -> InputSpec:
+        """The raw fields and format: what the Lambda encodes requests with."""
+        return InputSpec(self.features, self.input_format)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["features"] = [asdict(feature) for feature in self.features]
-        # Keys in a fixed, readable order: schema first, then provenance, then content.
+        data["features"] = [feature.to_dict() for feature in self.features]
+        # Keys in a fixed, readable order: schema first, then provenance, then content (the
+        # long vocabularies last but one, so the short facts read first).
         order = ["schema_version", "source", "framework_version", "xgboost_version", "region",
-                 "image_uri", "model_data", "artifact", "target", "features",
-                 "hyperparameters", "metrics"]
+                 "image_uri", "model_data", "artifact", "target", "input_format",
+                 "hyperparameters", "metrics", "features"]
         return {key: data[key] for key in order}
 
     def with_updates(self, **changes: Any) -> Manifest:
@@ -140,7 +147,16 @@ def parse(data: Any, path: Path | str) -> Manifest:
             path, "model_data", "and artifact are both empty; the manifest points at no model"
         )
 
-    features = _parse_features(required("features", list), path)
+    items = required("features", list)
+    for index, item in enumerate(items):
+        kind = item.get("type", "numeric") if isinstance(item, dict) else "numeric"
+        if version < 2 and kind != "numeric":
+            raise ManifestError(path, f"features[{index}].type", f"{kind!r} is not supported "
+                                "by schema version 1 (numeric only); write schema_version 2")
+    features = _parse_features(items, path)
+    input_format = data.get("input_format", "csv") if version >= 2 else "csv"
+    if input_format not in FORMATS:
+        raise ManifestError(path, "input_format", f"{input_format!r} is not one of {', '.join(FORMATS)}")
     target = required("target", str)
     if target in {feature.name for feature in features}:
         raise ManifestError(path, "target", f"{target!r} is also listed as a feature")
@@ -156,35 +172,28 @@ def parse(data: Any, path: Path | str) -> Manifest:
     ):
         raise ManifestError(path, "metrics", "must map names to finite numbers")
 
-    return Manifest(
-        schema_version=version, source=source, framework_version=framework_version,
+    return Manifest(  # read as any version, held (and written again) as the current one
+        schema_version=SCHEMA_VERSION, source=source, framework_version=framework_version,
         xgboost_version=xgboost_version, region=region, image_uri=image_uri,
         model_data=model_data, artifact=artifact, features=features, target=target,
         hyperparameters=dict(hyperparameters), metrics={k: float(v) for k, v in metrics.items()},
+        input_format=input_format,
     )
 
 
 def _parse_features(items: list[Any], path: Path | str) -> tuple[Feature, ...]:
     if not items:
         raise ManifestError(path, "features", "is empty; a model needs at least one feature")
-    features: list[Feature] = []
-    seen: set[str] = set()
     for index, item in enumerate(items):
-        where = f"features[{index}]"
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise ManifestError(path, where, 'must be an object like {"name": ..., "type": "numeric"}')
-        name, kind = item["name"], item.get("type", "numeric")
-        if not _FEATURE_NAME.match(name):
-            raise ManifestError(path, f"{where}.name", f"{name!r} must be 1-128 printable "
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str) and not _FEATURE_NAME.match(name):
+            raise ManifestError(path, f"features[{index}].name", f"{name!r} must be 1-128 printable "
                                 "characters without spaces, commas or quotes")
-        if name in seen:
-            raise ManifestError(path, f"{where}.name", f"{name!r} appears twice")
-        if kind not in FEATURE_TYPES:
-            raise ManifestError(path, f"{where}.type", f"{kind!r} is not supported by this "
-                                f"version (supported: {', '.join(FEATURE_TYPES)})")
-        seen.add(name)
-        features.append(Feature(name=name, type=kind))
-    return tuple(features)
+    try:
+        return parse_fields(items)
+    except ValueError as error:
+        where, _, problem = str(error).partition(": ")
+        raise ManifestError(path, where, problem) from None
 
 
 def load(path: Path | str) -> Manifest:

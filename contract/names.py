@@ -9,7 +9,10 @@ start, and enum classes cost time to build there.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the Lambda imports this module at cold start; the encoder only when it needs it
+    from contract.encoding import InputSpec
 
 
 class Component:
@@ -74,7 +77,8 @@ class HandlerEnv:
     """Environment variables of the preprocessing Lambda (the API stack sets the first two)."""
 
     ENDPOINT_NAME = "ENDPOINT_NAME"
-    FEATURE_NAMES = "FEATURE_NAMES"  # JSON list, in training order
+    FEATURE_NAMES = "FEATURE_NAMES"  # JSON list, in training order: a plain numeric model
+    INPUT_SPEC_FILE = "INPUT_SPEC_FILE"  # the input spec's file, relative to the asset root: any other
     MAX_ROWS = "MAX_ROWS"
     MAX_BODY_BYTES = "MAX_BODY_BYTES"
     NULL_POLICY = "NULL_POLICY"  # "missing" or "reject"
@@ -84,10 +88,22 @@ class HandlerEnv:
     MAX_ATTEMPTS = "MAX_ATTEMPTS"
 
 
-def handler_environment(endpoint_name: str, feature_names: Iterable[str]) -> dict[str, str]:
-    """The variables the API stack sets on the function (the others keep their defaults)."""
-    return {HandlerEnv.ENDPOINT_NAME: endpoint_name,
-            HandlerEnv.FEATURE_NAMES: json.dumps(list(feature_names), separators=(",", ":"))}
+# The input spec of a model with categorical or text fields rides in the Lambda's asset under
+# this name: a 5000-token vocabulary is far over Lambda's 4 KB of environment variables.
+INPUT_SPEC_FILENAME = "input_spec.json"
+
+
+def handler_environment(endpoint_name: str, spec: InputSpec, *,
+                        spec_file: str = INPUT_SPEC_FILENAME) -> dict[str, str]:
+    """The variables the API stack sets on the function (the others keep their defaults).
+
+    A plain numeric model's feature names fit in a variable (and keep the templates of numeric
+    models as they were); any other spec is a file in the asset, named by INPUT_SPEC_FILE.
+    """
+    if spec.plain_numeric:
+        return {HandlerEnv.ENDPOINT_NAME: endpoint_name,
+                HandlerEnv.FEATURE_NAMES: json.dumps(list(spec.field_names), separators=(",", ":"))}
+    return {HandlerEnv.ENDPOINT_NAME: endpoint_name, HandlerEnv.INPUT_SPEC_FILE: spec_file}
 
 
 # The Lambda's entry point inside its asset (lambda/preprocess/handler.py, function handler).

@@ -1,39 +1,52 @@
 """The prepared-data folder that ``xgbapi prepare`` writes and training and the demo read.
 
-Files: ``dataset.json`` (source, target, feature names, seed, row counts); ``train.csv`` and
-``validation.csv`` (label first, no header: the built-in algorithm's CSV channels);
-``test.csv`` (features only, the way the endpoint receives rows) with ``test_labels.csv``.
-An empty field is a missing value, as in the container.
+Files, with ``<fmt>`` the model's input format (``csv`` or ``libsvm``, contract/encoding.py):
+  ``dataset.json``            source, target, seed, row counts and the input spec (raw fields,
+                              their kinds and fitted encodings, the format)
+  ``train.<fmt>``, ``validation.<fmt>``  label first, then the encoded features: the built-in
+                              algorithm's training channels
+  ``test.<fmt>``              the encoded features only, the way the endpoint receives rows
+  ``test_labels.csv``         the test labels, one per line
+  ``test_raw.csv``            the test rows as raw fields (header, then one row per test row):
+                              what a caller sends the API, for the demo and the parity tests
+In CSV an empty field is a missing value; in libsvm an absent entry is.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from contract.encoding import InputSpec, parse_spec
 from contract.errors import CliError
 
 DEFAULT_PREPARED_DIR = "data/prepared"  # where prepare writes and the demo reads, by default
 DATASET_FILE = "dataset.json"
-TRAIN, VALIDATION, TEST, TEST_LABELS = "train.csv", "validation.csv", "test.csv", "test_labels.csv"
+TEST_LABELS, TEST_RAW = "test_labels.csv", "test_raw.csv"
+TRAIN, VALIDATION, TEST = "train", "validation", "test"  # split names; files add the format
+
+
+def split_file(split: str, input_format: str) -> str:
+    """``train`` + ``libsvm`` -> ``train.libsvm``."""
+    return f"{split}.{input_format}"
 
 
 @dataclass(frozen=True)
 class TestSplit:
-    """The held-out rows as plain lists (NaN = missing), for code that does not load numpy."""
+    """The held-out rows as raw CSV cells (fields in spec order) and their labels."""
 
-    feature_names: tuple[str, ...]
-    rows: list[list[float]]
+    spec: InputSpec
+    raw_rows: list[list[str]]
     labels: list[float]
 
 
-def read_dataset_info(directory: Path | str) -> dict[str, object]:
+def read_dataset_info(directory: Path | str) -> dict[str, Any]:
     path = Path(directory) / DATASET_FILE
     try:
-        info: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+        info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CliError(f"{directory} holds no prepared data ({DATASET_FILE} missing)",
                        "run `xgbapi prepare` (or make train) first, or pass --prepared DIR") from None
@@ -42,12 +55,25 @@ def read_dataset_info(directory: Path | str) -> dict[str, object]:
     return info
 
 
-def read_test_split(directory: Path | str) -> TestSplit:
+def read_input_spec(directory: Path | str) -> InputSpec:
     info = read_dataset_info(directory)
-    names = tuple(str(name) for name in info["features"])  # type: ignore[attr-defined]
-    rows = [[_number(cell) for cell in row] for row in _rows(Path(directory) / TEST)]
-    labels = [_number(row[0]) for row in _rows(Path(directory) / TEST_LABELS)]
-    return TestSplit(feature_names=names, rows=rows, labels=labels)
+    try:
+        if "input" not in info:  # written before raw fields existed: numeric CSV
+            return parse_spec({"format": "csv", "fields": [{"name": n} for n in info["features"]]})
+        return parse_spec(info["input"])
+    except (ValueError, KeyError) as error:
+        raise CliError(f"{Path(directory) / DATASET_FILE} has no usable input spec ({error})",
+                       "re-run `xgbapi prepare`") from None
+
+
+def read_test_split(directory: Path | str) -> TestSplit:
+    spec = read_input_spec(directory)
+    rows = _rows(Path(directory) / TEST_RAW)
+    if not rows or rows[0] != list(spec.field_names):
+        raise CliError(f"{Path(directory) / TEST_RAW} does not start with the header "
+                       f"{','.join(spec.field_names)}", "re-run `xgbapi prepare`")
+    labels = [float(row[0]) for row in _rows(Path(directory) / TEST_LABELS)]
+    return TestSplit(spec=spec, raw_rows=rows[1:], labels=labels)
 
 
 def _rows(path: Path) -> list[list[str]]:
@@ -55,7 +81,3 @@ def _rows(path: Path) -> list[list[str]]:
         raise CliError(f"prepared file {path} does not exist", "run `xgbapi prepare` first")
     with path.open(encoding="utf-8", newline="") as handle:
         return [row for row in csv.reader(handle) if row]
-
-
-def _number(cell: str) -> float:
-    return float(cell) if cell.strip() else math.nan

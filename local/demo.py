@@ -1,7 +1,8 @@
 """``make demo``: the held-out test rows through the whole local request path, reported per variant.
 
-Every row goes as one ``POST /predict`` (an object keyed by feature name, as a client would
-send it) through the API front, the real handler and the local runtime; the report shows which
+Every row goes as one ``POST /predict`` (an object of the row's raw fields, as a client would
+send it: numbers, categories, text, null for missing) through the API front, the real handler
+(which encodes it) and the local runtime; the report shows which
 variant served how many requests, their end-to-end latency and their error on the served rows.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.config import load_config
+from contract.encoding import json_row
 from contract.errors import CliError
 from contract.prepared import DATASET_FILE, read_test_split
 from local.client import ApiClient
@@ -37,11 +39,12 @@ def run(config_path: str, prepared_dir: str, *, rounds: int = 3, seed: int | Non
     if not Path(prepared_dir, DATASET_FILE).is_file():
         raise DemoError(f"no prepared data in {prepared_dir}", "run make train first")
     test = read_test_split(prepared_dir)
-    features, labels = test.rows, test.labels
-    names = list(config.feature_names)
-    if list(test.feature_names) != names:
-        raise DemoError(f"{prepared_dir} has features {list(test.feature_names)} but the models "
-                        f"expect {names}", "run make train again")
+    labels = test.labels
+    if test.spec != config.input_spec:
+        raise DemoError(f"{prepared_dir} holds data encoded for other models than {config_path}'s "
+                        f"(fields {list(test.spec.field_names)}, models {list(config.feature_names)})",
+                        "run make train again (with the same EXAMPLE)")
+    instances = [json_row(test.spec, cells) for cells in test.raw_rows]
     total = rounds * len(labels)
     served: dict[str, list[tuple[float, float, float]]] = {}  # variant -> (prediction, label, seconds)
     failures: dict[str, int] = {}
@@ -54,9 +57,7 @@ def run(config_path: str, prepared_dir: str, *, rounds: int = 3, seed: int | Non
         try:
             for done in range(total):
                 row = done % len(labels)
-                instance = {name: None if math.isnan(value) else float(value)  # null = missing
-                            for name, value in zip(names, features[row], strict=True)}
-                status, _, body, seconds = client.predict({"instances": [instance]})
+                status, _, body, seconds = client.predict({"instances": [instances[row]]})
                 if status != 200:
                     is_error = isinstance(body, dict) and "error" in body
                     code = body["error"]["code"] if is_error else str(status)

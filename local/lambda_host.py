@@ -17,7 +17,8 @@ from typing import Any
 
 import botocore.session
 
-from contract.names import DEFAULT_REGION
+from contract.encoding import InputSpec
+from contract.names import DEFAULT_REGION, INPUT_SPEC_FILENAME, handler_environment
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "preprocess"
 
@@ -34,14 +35,24 @@ from preprocessing.endpoint import runtime_client  # noqa: E402  (needs the asse
 from preprocessing.service import PredictionService  # noqa: E402
 from preprocessing.settings import Settings  # noqa: E402
 
-__all__ = ["ASSET_DIR", "LOCAL_AWS", "LambdaHandler", "PredictionService", "Settings", "load_service",
-           "put_asset_on_path"]
+__all__ = ["ASSET_DIR", "LOCAL_AWS", "LambdaHandler", "PredictionService", "Settings",
+           "function_environment", "load_service", "put_asset_on_path"]
 
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]  # handler(event, context) -> proxy response
 
 # What a Lambda host provides besides the stack's variables: a region and (fake) credentials.
 LOCAL_AWS = {"AWS_DEFAULT_REGION": DEFAULT_REGION, "AWS_ACCESS_KEY_ID": "local",
              "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+def function_environment(endpoint_name: str, spec: InputSpec, spec_dir: Path) -> dict[str, str]:
+    """The variables the API stack sets for ``spec``. A spec that rides in the asset in AWS is
+    written into ``spec_dir`` here (the file the stack would put in the asset) and named by its
+    absolute path."""
+    spec_file = Path(spec_dir).resolve() / INPUT_SPEC_FILENAME
+    if not spec.plain_numeric:
+        spec_file.write_text(spec.to_json(), encoding="utf-8")
+    return handler_environment(endpoint_name, spec, spec_file=str(spec_file))
 
 
 def load_service(environment: Mapping[str, str], *, runtime_url: str | None = None) -> PredictionService:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from contract.config import AppConfig
 from contract.errors import CliError
-from contract.names import handler_environment
 from local.api_front import ApiHTTPServer
-from local.lambda_host import LOCAL_AWS, load_service
+from local.lambda_host import LOCAL_AWS, function_environment, load_service
 from local.runtime_server import LocalRuntime, RuntimeHTTPServer
 from local.variants import load_variants
 
@@ -53,8 +54,10 @@ def running(config: AppConfig, *, api_port: int = 0, runtime_port: int = 0, seed
     runtime = LocalRuntime(config.endpoint_name, load_variants(config), seed=seed)
     runtime_server = RuntimeHTTPServer((HOST, runtime_port), runtime)
     runtime_url = f"http://{HOST}:{runtime_server.server_address[1]}"
-    handler = load_service({**LOCAL_AWS, **handler_environment(config.endpoint_name, config.feature_names)},
-                           runtime_url=runtime_url).handle
+    assert config.input_spec is not None  # has_models
+    with tempfile.TemporaryDirectory(prefix="xgbapi-lambda-") as spec_dir:  # read at "cold start"
+        environment = function_environment(config.endpoint_name, config.input_spec, Path(spec_dir))
+        handler = load_service({**LOCAL_AWS, **environment}, runtime_url=runtime_url).handle
     health = health_document(config, runtime)
     api_server = ApiHTTPServer((HOST, api_port), handler, health, access_log=access_log)
     threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},

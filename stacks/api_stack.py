@@ -40,12 +40,14 @@ class ApiStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        if config.input_spec is None:
+            raise ValueError("the API stack needs trained models (composition builds it only then)")
         # "Default" is left out of logical IDs: the Lambda, its role and log group, and the REST
         # API keep the IDs they had when this stack created them directly.
         self.prediction_api = PredictionApi(
             self, "Default",
             endpoint_name=endpoint_name,
-            feature_names=config.feature_names,
+            input_spec=config.input_spec,
             settings=config.api,
             rest_api_name=rest_api_name(config.prefix),
         )

@@ -47,9 +47,11 @@ def _common(parser: argparse.ArgumentParser, *, backend: bool = True) -> None:
 
 
 def register(commands: Any) -> None:
-    prepare = commands.add_parser("prepare", help="split a dataset into the built-in algorithm's CSVs",
-                                  description="Split train/validation/test with a fixed seed and write "
-                                  "label-first CSVs without header or index.")
+    prepare = commands.add_parser(
+        "prepare", help="split a dataset and encode it into the built-in algorithm's input files",
+        description="Settle each column's kind (numeric, categorical, text), split train/validation/"
+        "test with a fixed seed, fit the encodings on the train split and write label-first "
+        "CSV or libsvm files. Prints the schema it settled on.")
     prepare.add_argument("--data", help="CSV (with header) or Parquet file; default: sklearn's bundled "
                          "diabetes data (no download)")
     prepare.add_argument("--target", default=DEFAULT_TARGET,
@@ -58,6 +60,7 @@ def register(commands: Any) -> None:
     prepare.add_argument("--seed", type=int, default=DEFAULT_SEED)
     prepare.add_argument("--validation-fraction", type=float, default=0.2)
     prepare.add_argument("--test-fraction", type=float, default=0.2)
+    add_column_arguments(prepare)
     prepare.set_defaults(func=cmd_prepare)
 
     train = commands.add_parser("train", help="train one model run",
@@ -163,13 +166,70 @@ def _print_dry_run(start: Any, *arguments: object) -> None:
     sys.stdout.write(dry_run.render(sagemaker_backend.dry_run_requests(start, *arguments)))
 
 
+def add_column_arguments(parser: argparse.ArgumentParser) -> None:
+    from contract import encoding
+
+    group = parser.add_argument_group("columns", "override the guessed kinds (each repeatable, or "
+                                      "comma-separated) and the encodings' limits")
+    for kind in encoding.KINDS:
+        group.add_argument(f"--{kind}", action="append", default=[], metavar="COL",
+                           help=f"treat COL as {kind}")
+    group.add_argument("--drop", action="append", default=[], metavar="COL", help="leave COL out")
+    group.add_argument("--format", default="auto", choices=("auto", *encoding.FORMATS),
+                       help="the model's input: auto (csv when all numeric, else the smaller on "
+                       "the train split), csv or libsvm")
+    group.add_argument("--max-categories", type=int, default=encoding.DEFAULT_MAX_CATEGORIES)
+    group.add_argument("--min-category-count", type=int, default=encoding.DEFAULT_MIN_CATEGORY_COUNT,
+                       help="rarer categories go to the (other) column")
+    group.add_argument("--unseen", default="other", choices=encoding.UNSEEN_POLICIES,
+                       help="a request with a category not seen in training: (other) or a 400")
+    group.add_argument("--vocabulary-size", type=int, default=encoding.DEFAULT_VOCABULARY_SIZE)
+    group.add_argument("--min-document-count", type=int, default=encoding.DEFAULT_MIN_DOCUMENT_COUNT,
+                       help="a token must appear in this many training rows")
+    group.add_argument("--binary", action="store_true", help="text: 1 per present token, not counts")
+    group.add_argument("--stop-words", action="store_true", help="text: drop common English words")
+    group.add_argument("--max-text-chars", type=int, default=encoding.DEFAULT_MAX_CHARS,
+                       help="longer texts are refused, in training and in requests")
+
+
+def column_choices(args: argparse.Namespace) -> Any:
+    """The prepare flags as typed choices (limits checked here, once)."""
+    from contract import encoding
+    from training.data import ColumnChoices
+
+    for flag in ("max_categories", "vocabulary_size", "max_text_chars"):
+        if getattr(args, flag) < 1:
+            raise CliError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be at least 1",
+                           "pass a positive number")
+    for flag in ("min_category_count", "min_document_count"):
+        if getattr(args, flag) < 1:
+            raise CliError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be at least 1",
+                           "pass 1 to keep every category or token")
+    kinds: dict[str, str] = {}
+    for kind in encoding.KINDS:
+        for name in (n.strip() for value in getattr(args, kind) for n in value.split(",")):
+            if name in kinds and kinds[name] != kind:
+                raise CliError(f"column {name!r} is given two kinds ({kinds[name]} and {kind})",
+                               "name each column once")
+            kinds[name] = kind
+    drop = tuple(n.strip() for value in args.drop for n in value.split(","))
+    options = encoding.FitOptions(
+        max_categories=args.max_categories, min_category_count=args.min_category_count,
+        unseen=args.unseen, vocabulary_size=args.vocabulary_size,
+        min_document_count=args.min_document_count, binary=args.binary, stop_words=args.stop_words,
+        max_chars=args.max_text_chars)
+    return ColumnChoices(kinds=kinds, drop=drop, input_format=args.format, options=options)
+
+
 def cmd_prepare(args: argparse.Namespace) -> None:
     from training import data
 
     table = data.load_table(args.data, args.target)
-    prepared = data.write_prepared(table, args.out, args.seed, args.validation_fraction, args.test_fraction)
+    prepared = data.write_prepared(table, args.out, args.seed, args.validation_fraction,
+                                   args.test_fraction, column_choices(args))
     print(f"prepared {len(table.labels)} rows of {table.source} into {prepared.directory} "
-          f"(target {table.target!r}, {len(table.feature_names)} features)")
+          f"(target {table.target!r}, {len(prepared.feature_names)} fields)")
+    print(data.describe(prepared))
 
 
 def cmd_train(args: argparse.Namespace) -> None:

@@ -1,65 +1,121 @@
-"""Read a tabular dataset, split it, and write the built-in XGBoost algorithm's CSV format.
+"""Read a tabular dataset, settle each column's kind, split it, fit the encodings on the train
+split and write the model's input files (contract/prepared.py describes the folder).
 
-A prepared directory holds:
-  train.csv, validation.csv  label first, then the features; no header, no index
-  test.csv                   the features only (what batch transform and the endpoint receive)
-  test_labels.csv            the test labels, one per line, kept aside for scoring
-  dataset.json               target, feature names in column order, seed and row counts
-Empty CSV fields are missing values, which is what the container reads them as.
+Column kinds (contract/encoding.py): a column whose values all read as numbers is numeric; a
+string column is text when its values average three words or more, categorical otherwise
+(booleans are categorical). ``ColumnChoices`` overrides the guess or drops columns. Encodings are
+fitted on the train split only, and every split is encoded by ``contract.encoding.Encoder``, the
+code the Lambda runs on requests. The format is CSV for all-numeric data (as before raw fields
+existed) and otherwise the smaller of CSV and libsvm on the train split, unless forced.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import re
 import shutil
+import statistics
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from contract.encoding import (
+    FORMATS,
+    KINDS,
+    Encoder,
+    EncodingError,
+    FitOptions,
+    InputSpec,
+    category_of,
+    choose_format,
+    fit_field,
+    number_of,
+    raw_cell,
+)
 from contract.errors import CliError
-from contract.prepared import DATASET_FILE, TEST, TEST_LABELS, read_dataset_info
+from contract.prepared import (
+    DATASET_FILE,
+    TEST,
+    TEST_LABELS,
+    TEST_RAW,
+    TRAIN,
+    VALIDATION,
+    read_dataset_info,
+    read_input_spec,
+    split_file,
+)
 from training.defaults import DEFAULT_SEED, DEFAULT_TARGET
 
 MIN_ROWS = 10  # fewer rows cannot give every split at least one row to learn or score on
 # Same rule as the manifest's feature names: the names travel into JSON, CSV and env variables.
 _FEATURE_NAME = re.compile(r"^[^\s,\"'\x00-\x1f]{1,128}$")
+TEXT_MIN_MEAN_WORDS = 3  # a string column averaging this many words or more is text
+FORMAT_SAMPLE_ROWS = 1000  # train rows encoded both ways to pick the smaller format
 
 
 @dataclass(frozen=True)
 class Table:
-    """A numeric table: ``features`` rows x columns (NaN = missing), ``labels`` one per row."""
+    """Raw feature columns (CSV text, or typed values from Parquet/sklearn) and numeric labels."""
 
     source: str
     target: str
-    feature_names: tuple[str, ...]
-    features: np.ndarray
+    columns: dict[str, list[Any]]
     labels: np.ndarray
+    from_text: bool  # the values are CSV text (numbers still to parse)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+    def row(self, index: int) -> dict[str, Any]:
+        return {name: values[index] for name, values in self.columns.items()}
+
+
+@dataclass(frozen=True)
+class ColumnChoices:
+    """``prepare``'s overrides: kinds forced per column, columns dropped, the format, fit limits."""
+
+    kinds: dict[str, str] = field(default_factory=dict)  # column -> numeric | categorical | text
+    drop: tuple[str, ...] = ()
+    input_format: str = "auto"  # auto | csv | libsvm
+    options: FitOptions = field(default_factory=FitOptions)
 
 
 @dataclass(frozen=True)
 class Prepared:
     directory: Path
     target: str
-    feature_names: tuple[str, ...]
+    spec: InputSpec
 
-    def path(self, name: str) -> Path:
-        return self.directory / name
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.spec.field_names
 
-    def load_xy(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Read a label-first split back the way the container does."""
-        matrix = _read_matrix(self.path(name))
-        return matrix[:, 1:], matrix[:, 0]
+    @property
+    def input_format(self) -> str:
+        return self.spec.format
 
-    def load_test(self) -> tuple[np.ndarray, np.ndarray]:
-        features = _read_matrix(self.path(TEST))
-        labels = _read_matrix(self.path(TEST_LABELS))[:, 0]
+    def path(self, split: str) -> Path:
+        """A split's file (``train`` -> ``train.csv`` or ``train.libsvm``), or any other file."""
+        if split in (TRAIN, VALIDATION, TEST):
+            return self.directory / split_file(split, self.spec.format)
+        return self.directory / split
+
+    def load_xy(self, split: str) -> tuple[Any, np.ndarray]:
+        """A label-first split read back the way the container reads it: a dense float matrix
+        (CSV, empty = NaN) or a scipy CSR matrix (libsvm, absent = missing, ``j:0`` = zero)."""
+        return _read_split(self.path(split), self.spec, labelled=True)
+
+    def load_test(self) -> tuple[Any, np.ndarray]:
+        features, _ = _read_split(self.path(TEST), self.spec, labelled=False)
+        labels = _read_split(self.directory / TEST_LABELS, None, labelled=False)[0][:, 0]
         return features, labels
 
 
@@ -71,18 +127,19 @@ def load_table(path: str | None, target: str = DEFAULT_TARGET) -> Table:
     if not file.is_file():
         raise CliError(f"data file {path} does not exist",
                        "pass an existing CSV or Parquet file with --data, or omit --data for the demo data")
-    columns = _read_parquet(file) if file.suffix.lower() in {".parquet", ".pq"} else _read_csv(file)
-    return _to_table(str(file), columns, target)
+    if file.suffix.lower() in {".parquet", ".pq"}:
+        return _to_table(str(file), _read_parquet(file), target, from_text=False)
+    return _to_table(str(file), _read_csv(file), target, from_text=True)
 
 
 def _diabetes(target: str) -> Table:
     from sklearn.datasets import load_diabetes
 
     bunch = load_diabetes()
-    columns: dict[str, list[object]] = {name: list(bunch.data[:, i]) for i, name in
+    columns: dict[str, list[object]] = {name: [float(v) for v in bunch.data[:, i]] for i, name in
                                         enumerate(bunch.feature_names)}
-    columns[DEFAULT_TARGET] = list(bunch.target)
-    return _to_table("sklearn diabetes", columns, target)
+    columns[DEFAULT_TARGET] = [float(v) for v in bunch.target]
+    return _to_table("sklearn diabetes", columns, target, from_text=False)
 
 
 def _read_csv(file: Path) -> dict[str, list[object]]:
@@ -123,33 +180,14 @@ def _read_parquet(file: Path) -> dict[str, list[object]]:
     return {name: table.column(name).to_pylist() for name in table.column_names}
 
 
-def _number(value: object) -> float | None:
-    """A float, NaN for a missing value, or None when the value is not a number."""
-    if value is None:
-        return math.nan
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text == "" or text.lower() in {"nan", "na"}:
-            return math.nan
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    return None
-
-
-def _to_table(source: str, columns: dict[str, list[object]], target: str) -> Table:
+def _to_table(source: str, columns: dict[str, list[Any]], target: str, *, from_text: bool) -> Table:
     if target not in columns:
         raise CliError(f"target column {target!r} is not in {source} (columns: {', '.join(columns)})",
                        "name the label column with --target")
-    feature_names = tuple(name for name in columns if name != target)
-    if not feature_names:
+    features = {name: values for name, values in columns.items() if name != target}
+    if not features:
         raise CliError(f"{source} has no feature columns besides {target!r}", "add feature columns")
-    for name in feature_names:
+    for name in features:
         if not _FEATURE_NAME.match(name):
             raise CliError(f"feature column {name!r} is not a usable name",
                            "rename it to 1-128 characters without spaces, commas or quotes")
@@ -157,89 +195,220 @@ def _to_table(source: str, columns: dict[str, list[object]], target: str) -> Tab
     if rows < MIN_ROWS:
         raise CliError(f"{source} has {rows} data rows, at least {MIN_ROWS} are needed to split "
                        "train/validation/test", "use a larger dataset")
-    labels = _numeric_column(source, target, columns[target], "target")
-    missing = int(np.isnan(labels).sum())
+    labels = []
+    for value in columns[target]:
+        try:
+            number = number_of(value, target, text=True)
+        except EncodingError as error:
+            if error.code == "out_of_range":
+                raise CliError(f"target column {target!r} has infinite values (e.g. {value!r})",
+                               "drop or fix those rows") from None
+            raise CliError(f"target column {target!r} in {source} is not numeric (e.g. {value!r})",
+                           "predict a numeric target (encode classes as 0, 1, ...)") from None
+        labels.append(float("nan") if number is None else number)
+    label_array = np.array(labels, dtype=np.float64)
+    missing = int(np.isnan(label_array).sum())
     if missing:
         raise CliError(f"target column {target!r} has {missing} empty or NaN values",
                        "drop or fill those rows before training")
-    if not np.isfinite(labels).all():
-        raise CliError(f"target column {target!r} has infinite values", "drop or fix those rows")
-    features = np.column_stack([_numeric_column(source, name, columns[name], "feature")
-                                for name in feature_names])
-    infinite = [name for name, column in zip(feature_names, features.T, strict=True)
-                if np.isinf(column).any()]
-    if infinite:
-        # xgboost refuses inf; only an empty field (NaN) means "missing" to the container.
-        raise CliError(f"feature column {infinite[0]!r} has infinite values",
-                       "replace them with a number or leave the field empty (missing)")
-    return Table(source=source, target=target, feature_names=feature_names, features=features,
-                 labels=labels)
+    return Table(source=source, target=target, columns=features, labels=label_array,
+                 from_text=from_text)
 
 
-def _numeric_column(source: str, name: str, values: list[object], role: str) -> np.ndarray:
-    numbers = [_number(v) for v in values]
-    bad = [values[i] for i, n in enumerate(numbers) if n is None]
-    if bad:
-        raise CliError(f"{role} column {name!r} in {source} is not numeric (e.g. {bad[0]!r})",
-                       "encode it as numbers (the built-in XGBoost algorithm reads numbers only) or drop it")
-    return np.array(numbers, dtype=np.float64)
+def infer_kind(name: str, values: Sequence[Any], *, from_text: bool) -> str:
+    """numeric when every value reads as a number, else text (long strings) or categorical."""
+    present = [v for v in values if category_of(v, name) is not None] if from_text else \
+        [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
+    if not present:
+        raise CliError(f"column {name!r} has no values", f"drop it with --drop {name}")
+    if not any(isinstance(v, bool) for v in present):
+        try:
+            for value in present:
+                number_of(value, name, text=True)
+            return "numeric"
+        except EncodingError as error:
+            if error.code == "out_of_range":  # a number all the same: encoding names the row
+                return "numeric"
+    if all(isinstance(v, str) for v in present):
+        words = statistics.fmean(len(v.split()) for v in present)
+        if words >= TEXT_MIN_MEAN_WORDS:
+            return "text"
+    return "categorical"
 
 
-def split(table: Table, seed: int = DEFAULT_SEED, validation_fraction: float = 0.2,
-          test_fraction: float = 0.2) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Fixed-seed train / validation / test split (fractions of the whole table)."""
+def settle_kinds(table: Table, choices: ColumnChoices) -> dict[str, str]:
+    """Each kept column's kind: the override, else the guess."""
+    for name in (*choices.kinds, *choices.drop):
+        if name not in table.columns:
+            raise CliError(f"column {name!r} named in an override is not a feature of {table.source}",
+                           f"use one of: {', '.join(table.columns)}")
+    for name, kind in choices.kinds.items():
+        if kind not in KINDS:
+            raise CliError(f"kind {kind!r} for column {name!r} is not one of {', '.join(KINDS)}",
+                           "use --numeric, --categorical or --text")
+    kept = [name for name in table.columns if name not in choices.drop]
+    if not kept:
+        raise CliError("every feature column is dropped", "keep at least one column")
+    return {name: choices.kinds.get(name) or infer_kind(name, table.columns[name],
+                                                         from_text=table.from_text)
+            for name in kept}
+
+
+def split_indices(rows: int, seed: int = DEFAULT_SEED, validation_fraction: float = 0.2,
+                  test_fraction: float = 0.2) -> dict[str, np.ndarray]:
+    """Fixed-seed train / validation / test row numbers (fractions of the whole table)."""
     if not (0 < validation_fraction < 1 and 0 < test_fraction < 1
             and validation_fraction + test_fraction < 1):
         raise CliError("validation and test fractions must be in (0, 1) and sum to less than 1",
                        "e.g. --validation-fraction 0.2 --test-fraction 0.2")
-    x_rest, x_test, y_rest, y_test = train_test_split(
-        table.features, table.labels, test_size=test_fraction, random_state=seed)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=validation_fraction / (1 - test_fraction), random_state=seed)
-    return {"train": (x_train, y_train), "validation": (x_val, y_val), "test": (x_test, y_test)}
+    rest, test = train_test_split(np.arange(rows), test_size=test_fraction, random_state=seed)
+    train, validation = train_test_split(rest, test_size=validation_fraction / (1 - test_fraction),
+                                         random_state=seed)
+    return {TRAIN: train, VALIDATION: validation, TEST: test}
 
 
-def _cell(value: float) -> str:
-    # repr round-trips a float exactly; empty is the container's missing value.
-    return "" if math.isnan(value) else repr(float(value))
+def fit_spec(table: Table, kinds: dict[str, str], train_rows: np.ndarray,
+             choices: ColumnChoices) -> InputSpec:
+    """The fields' encodings fitted on the train rows, and the format."""
+    fields = []
+    for name, kind in kinds.items():
+        values = [table.columns[name][i] for i in train_rows]
+        try:
+            fields.append(fit_field(name, kind, values, choices.options))
+        except EncodingError as error:
+            raise CliError(f"column {name!r}: {error.message}", _fix_for(error, name)) from None
+    fmt = choices.input_format
+    if fmt == "auto":
+        if all(f.kind == "numeric" for f in fields):
+            fmt = "csv"
+        else:
+            sample = [_text_row(table, kinds, i) for i in train_rows[:FORMAT_SAMPLE_ROWS]]
+            fmt = choose_format(tuple(fields), sample)
+    elif fmt not in FORMATS:
+        raise CliError(f"--format {fmt!r} is not auto, csv or libsvm", "pass --format auto")
+    return InputSpec(tuple(fields), fmt)
 
 
-def _write_rows(path: Path, rows: np.ndarray) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        for row in rows:
-            handle.write(",".join(_cell(v) for v in row) + "\n")
+def _fix_for(error: EncodingError, name: str) -> str:
+    if error.code == "wrong_kind":
+        return f"fix the value, or give the column another kind (--categorical {name} / --text {name})"
+    if error.code == "out_of_range":
+        return "replace it with a finite number or leave the field empty (missing)"
+    if error.code == "text_too_long":
+        return "raise --max-text-chars or shorten the text"
+    return f"drop the column (--drop {name}) or change its kind"
 
 
-def _read_matrix(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise CliError(f"prepared file {path} does not exist", "run `xgbapi prepare` first")
-    matrix = np.genfromtxt(path, delimiter=",", dtype=np.float64, ndmin=2, filling_values=np.nan)
-    return matrix
+def _text_row(table: Table, kinds: dict[str, str], index: int) -> dict[str, str]:
+    """Row ``index`` as raw CSV text (what test_raw.csv holds and a CSV caller sends)."""
+    return {name: raw_cell(table.columns[name][index]) for name in kinds}
+
+
+def encoded_lines(table: Table, spec: InputSpec, rows: np.ndarray, *,
+                  labelled: bool) -> Iterator[str]:
+    """The split's lines, each row encoded by the encoder the Lambda runs."""
+    encoder = Encoder(spec)
+    sep = " " if spec.format == "libsvm" else ","
+    names = spec.field_names
+    for i in rows:
+        row = {name: table.columns[name][i] for name in names}
+        try:
+            line = encoder.encode(row, text=table.from_text)
+        except EncodingError as error:
+            raise CliError(f"{table.source} data row {int(i) + 1}, column {error.field!r}: "
+                           f"{error.message}", _fix_for(error, error.field)) from None
+        yield f"{float(table.labels[i])!r}{sep}{line}" if labelled else line
 
 
 def write_prepared(table: Table, out: Path, seed: int = DEFAULT_SEED, validation_fraction: float = 0.2,
-                   test_fraction: float = 0.2) -> Prepared:
+                   test_fraction: float = 0.2, choices: ColumnChoices | None = None) -> Prepared:
     """Write the splits into ``out``, replacing an earlier preparation only once all files exist."""
-    splits = split(table, seed, validation_fraction, test_fraction)
+    choices = choices or ColumnChoices()
+    splits = split_indices(len(table.labels), seed, validation_fraction, test_fraction)
+    kinds = settle_kinds(table, choices)
+    spec = fit_spec(table, kinds, splits[TRAIN], choices)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
     try:
-        for name, (x, y) in (("train", splits["train"]), ("validation", splits["validation"])):
-            _write_rows(staging / f"{name}.csv", np.column_stack([y, x]))
-        x_test, y_test = splits["test"]
-        _write_rows(staging / TEST, x_test)
-        _write_rows(staging / TEST_LABELS, y_test.reshape(-1, 1))
-        meta = {"source": table.source, "target": table.target,
-                "features": list(table.feature_names), "seed": seed,
-                "rows": {name: len(y) for name, (_, y) in splits.items()}}
+        for name in (TRAIN, VALIDATION):
+            _write_lines(staging / split_file(name, spec.format),
+                         encoded_lines(table, spec, splits[name], labelled=True))
+        test = splits[TEST]
+        _write_lines(staging / split_file(TEST, spec.format),
+                     encoded_lines(table, spec, test, labelled=False))
+        _write_lines(staging / TEST_LABELS, (f"{float(table.labels[i])!r}" for i in test))
+        with (staging / TEST_RAW).open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(spec.field_names)
+            writer.writerows([_text_row(table, kinds, i)[name] for name in spec.field_names]
+                             for i in test)
+        meta = {"source": table.source, "target": table.target, "features": list(spec.field_names),
+                "seed": seed, "rows": {name: len(rows) for name, rows in splits.items()},
+                "columns": len(spec.column_names()), "input": spec.to_dict()}
         (staging / DATASET_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         staging.chmod(0o755)
         _replace_directory(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return Prepared(out, table.target, table.feature_names)
+    return Prepared(out, table.target, spec)
+
+
+def describe(prepared: Prepared) -> str:
+    """The schema prepare settled on, one line per field (what ``xgbapi prepare`` prints)."""
+    lines = [f"input format {prepared.spec.format}, {len(prepared.spec.column_names())} model columns"]
+    for f in prepared.spec.fields:
+        if f.kind == "categorical":
+            detail = f"{len(f.categories)} categories + (other): {', '.join(f.categories[:8])}" + \
+                (", ..." if len(f.categories) > 8 else "") + f"; unseen -> {f.unseen}"
+        elif f.kind == "text":
+            detail = (f"{len(f.vocabulary)} tokens ({'binary' if f.binary else 'counts'}, "
+                      f"tokenizer {f.tokenizer}{', stop words' if f.stop_words else ''}, "
+                      f"at most {f.max_chars} characters)")
+        else:
+            detail = "as is, missing stays missing"
+        lines.append(f"  {f.name:<24} {f.kind:<12} {detail}")
+    return "\n".join(lines)
+
+
+def _write_lines(path: Path, lines: Iterator[str]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+
+
+def _read_split(path: Path, spec: InputSpec | None, *, labelled: bool) -> tuple[Any, np.ndarray]:
+    if not path.is_file():
+        raise CliError(f"prepared file {path} does not exist", "run `xgbapi prepare` first")
+    if spec is not None and spec.format == "libsvm":
+        return _read_libsvm(path, Encoder(spec).width, labelled=labelled)
+    matrix = np.genfromtxt(path, delimiter=",", dtype=np.float64, ndmin=2, filling_values=np.nan)
+    if labelled:
+        return matrix[:, 1:], matrix[:, 0]
+    return matrix, np.empty(0)
+
+
+def _read_libsvm(path: Path, width: int, *, labelled: bool) -> tuple[Any, np.ndarray]:
+    """libsvm lines -> (CSR matrix of ``width`` columns, labels); stored zeros stay stored (zero),
+    absent entries are missing to xgboost."""
+    from scipy.sparse import csr_matrix
+
+    labels, data, indices, indptr = [], [], [], [0]
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            items = line.split()
+            if labelled:
+                labels.append(float(items[0]))
+                items = items[1:]
+            for item in items:
+                j, _, value = item.partition(":")
+                indices.append(int(j))
+                data.append(float(value))
+            indptr.append(len(indices))
+    matrix = csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int64),
+                         np.array(indptr, dtype=np.int64)), shape=(len(indptr) - 1, width))
+    return matrix, np.array(labels, dtype=np.float64)
 
 
 def _replace_directory(staging: Path, out: Path) -> None:
@@ -255,4 +424,4 @@ def _replace_directory(staging: Path, out: Path) -> None:
 
 def load_prepared(directory: Path | str) -> Prepared:
     meta = read_dataset_info(directory)
-    return Prepared(Path(directory), str(meta["target"]), tuple(meta["features"]))  # type: ignore[arg-type]
+    return Prepared(Path(directory), str(meta["target"]), read_input_spec(directory))

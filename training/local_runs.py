@@ -8,7 +8,7 @@ from contract import manifest as manifest_module
 from contract.artifact import ARTIFACT_FILENAME, read_model_archive, write_model_archive
 from contract.errors import CliError
 from contract.images import image_uri
-from contract.manifest import Feature, Manifest, ManifestError, Source
+from contract.manifest import Manifest, ManifestError, Source
 from training import runs
 from training.data import Prepared
 from training.hyperparameters import Range
@@ -25,7 +25,7 @@ def build_manifest(*, source: Source, framework_version: str, region: str, prepa
         source=source, framework_version=framework_version,
         xgboost_version=FRAMEWORK_XGBOOST_VERSIONS[framework_version], region=region,
         image_uri=image_uri(region, framework_version),
-        features=tuple(Feature(name) for name in prepared.feature_names), target=prepared.target,
+        features=prepared.spec.fields, input_format=prepared.spec.format, target=prepared.target,
         hyperparameters=dict(hyperparameters), model_data=model_data, artifact=artifact,
         metrics=metrics,
     )
@@ -95,4 +95,8 @@ def check_features(manifest: Manifest, prepared: Prepared) -> None:
     if manifest.feature_names != prepared.feature_names:
         raise CliError(f"the run was trained on features {list(manifest.feature_names)} but "
                        f"{prepared.directory} has {list(prepared.feature_names)}",
+                       "evaluate with the prepared data the run was trained on (--prepared)")
+    if manifest.input_spec != prepared.spec:
+        raise CliError(f"the run was trained on another encoding of the same fields than "
+                       f"{prepared.directory} holds (categories, vocabulary or format differ)",
                        "evaluate with the prepared data the run was trained on (--prepared)")

@@ -144,13 +144,13 @@ class _Context:
                 from training import sagemaker_sdk
             return sagemaker_sdk, sagemaker_sdk.session(self.aws, self.stack.bucket)
 
-    def definition(self) -> sagemaker_sdk.JobDefinition:
+    def definition(self, prepared: data.Prepared) -> sagemaker_sdk.JobDefinition:
         from training import sagemaker_sdk
 
         return sagemaker_sdk.JobDefinition(
             image=self.image, role_arn=self.stack.role_arn, bucket=self.stack.bucket,
             key_arn=self.stack.key_arn, run_id=self.run_id, variant=self.variant,
-            instance_type=self.target.instance_type)
+            instance_type=self.target.instance_type, content_type=prepared.spec.content_type)
 
     def upload(self, path: Path, key: str, *, sha256: bool = False) -> str:
         """Upload with SSE-KMS. ``sha256``: S3 stores a full-object SHA256 checksum of it
@@ -175,8 +175,8 @@ class _Context:
 
     def upload_channels(self, prepared: data.Prepared) -> None:
         for channel in requests.CHANNELS:
-            self.upload(prepared.path(f"{channel}.csv"), requests.dataset_prefix(self.run_id, channel)
-                        + f"{channel}.csv")
+            path = prepared.path(channel)
+            self.upload(path, requests.dataset_prefix(self.run_id, channel) + path.name)
 
     def call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         with _aws_errors(operation):
@@ -257,7 +257,7 @@ def train_run(target: JobTarget, variant: str, prepared: data.Prepared,
     ctx.upload_channels(prepared)
     sdk, session = ctx.sdk()
     with _aws_errors("CreateTrainingJob"):
-        job = sdk.start_training(session, ctx.definition(), hyperparameters, base_name)
+        job = sdk.start_training(session, ctx.definition(prepared), hyperparameters, base_name)
     name = str(job.training_job_name)
     wait(_training_status(job), kind="training job", name=name,
          stop_hint=_stop_hint("stop-training-job", "--training-job-name", name, target.region))
@@ -275,7 +275,7 @@ def tune_run(target: JobTarget, variant: str, prepared: data.Prepared, base: dic
     ctx.upload_channels(prepared)
     sdk, session = ctx.sdk()
     with _aws_errors("CreateHyperParameterTuningJob"):
-        job = sdk.start_tuning(session, ctx.definition(), name=name, static_hyperparameters=base,
+        job = sdk.start_tuning(session, ctx.definition(prepared), name=name, static_hyperparameters=base,
                                ranges=ranges, max_jobs=budget.trials, max_parallel=budget.parallel)
 
     def poll() -> Status:
@@ -311,7 +311,8 @@ def evaluate_run(target: JobTarget, run: Path, prepared: data.Prepared) -> dict[
     target = target.for_model(manifest.region, manifest.framework_version)
     ctx = _Context(target, manifest_path.parent.resolve().parent.name)
     work = f"{bucket_layout.BATCH_TRANSFORM}{ctx.run_id}/"
-    input_key, output_prefix = f"{work}input/{TEST}", f"{work}output/"
+    test_file = prepared.path(TEST).name  # test.csv or test.libsvm
+    input_key, output_prefix = f"{work}input/{test_file}", f"{work}output/"
     ctx.upload(prepared.path(TEST), input_key)
     model_name = _job_name(ctx.prefix, "eval", ctx.run_id, "model")
     ctx.call("create_model", requests.model(name=model_name, image=manifest.image_uri,
@@ -322,7 +323,8 @@ def evaluate_run(target: JobTarget, run: Path, prepared: data.Prepared) -> dict[
         with _aws_errors("CreateTransformJob"):
             job = sdk.start_transform(session, name=name, model_name=model_name, bucket=ctx.stack.bucket,
                                       input_key=input_key, output_prefix=output_prefix,
-                                      key_arn=ctx.stack.key_arn, instance_type=target.instance_type)
+                                      key_arn=ctx.stack.key_arn, instance_type=target.instance_type,
+                                      content_type=prepared.spec.content_type)
 
         def poll() -> Status:
             job.refresh()
@@ -337,7 +339,7 @@ def evaluate_run(target: JobTarget, run: Path, prepared: data.Prepared) -> dict[
                 ctx.sagemaker.delete_model(ModelName=model_name)
         except (ClientError, BotoCoreError):
             _say(f"note: could not delete the evaluation model {model_name}; delete it by hand")
-    output_key = f"{output_prefix}{TEST}.out"
+    output_key = f"{output_prefix}{test_file}.out"
     try:
         body = ctx.s3.get_object(Bucket=ctx.stack.bucket, Key=output_key)["Body"].read().decode()
     except ClientError:
@@ -347,7 +349,7 @@ def evaluate_run(target: JobTarget, run: Path, prepared: data.Prepared) -> dict[
     _, labels = prepared.load_test()
     if predictions.shape != labels.shape:
         raise CliError(f"transform output has {predictions.size} predictions for {labels.size} test rows",
-                       "check that test.csv has one record per line and no header")
+                       f"check that {test_file} has one record per line and no header")
     scores = regression_metrics(labels, predictions)
     manifest_module.write(manifest.with_updates(metrics={**manifest.metrics, **scores}), manifest_path.parent)
     return scores

@@ -52,6 +52,7 @@ class JobDefinition:
     run_id: str
     variant: str
     instance_type: str
+    content_type: str = "text/csv"  # the prepared files' format: text/csv or text/libsvm
 
 
 def session(aws: boto3.Session, bucket: str) -> Session:
@@ -66,7 +67,7 @@ def value(field: Any) -> Any:
 
 def channels(definition: JobDefinition) -> list[InputData]:
     # One folder per channel: an S3Prefix channel reads every object below its prefix.
-    return [InputData(channel_name=channel, content_type=settings.CSV,
+    return [InputData(channel_name=channel, content_type=definition.content_type,
                       data_source=settings.s3_uri(definition.bucket,
                                                   settings.dataset_prefix(definition.run_id, channel)))
             for channel in settings.CHANNELS]
@@ -143,8 +144,10 @@ def training_job(aws: boto3.Session, name: str) -> TrainingJob:
 
 
 def start_transform(sm: Session, *, name: str, model_name: str, bucket: str, input_key: str,
-                    output_prefix: str, key_arn: str, instance_type: str) -> TransformJob:
-    """Submit the batch transform over the test CSV: one record per line, CSV out; do not wait."""
+                    output_prefix: str, key_arn: str, instance_type: str,
+                    content_type: str = settings.CSV) -> TransformJob:
+    """Submit the batch transform over the test file (CSV or libsvm): one record per line, CSV
+    out; do not wait."""
     transformer = Transformer(
         model_name=model_name,
         instance_count=1,
@@ -159,7 +162,7 @@ def start_transform(sm: Session, *, name: str, model_name: str, bucket: str, inp
         sagemaker_session=sm,
     )
     transformer.transform(data=settings.s3_uri(bucket, input_key), data_type="S3Prefix",
-                          content_type=settings.CSV, compression_type="None", split_type="Line",
+                          content_type=content_type, compression_type="None", split_type="Line",
                           job_name=name, wait=False, logs=False)
     job: TransformJob = transformer.latest_transform_job
     return job

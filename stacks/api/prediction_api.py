@@ -8,8 +8,10 @@ opt-in. Stage throttling, JSON access logs, a request validator on the JSON shap
 
 from __future__ import annotations
 
+import atexit
 import json
-from collections.abc import Sequence
+import shutil
+import tempfile
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, SymlinkFollowMode
@@ -20,8 +22,15 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from contract.config import LOG_RETENTION_NAMES, ApiSettings
+from contract.encoding import InputSpec
 from contract.limits import LAMBDA_TIMEOUT_SECONDS
-from contract.names import API_STAGE, HANDLER_ENTRY_POINT, PREDICT_PATH, handler_environment
+from contract.names import (
+    API_STAGE,
+    HANDLER_ENTRY_POINT,
+    INPUT_SPEC_FILENAME,
+    PREDICT_PATH,
+    handler_environment,
+)
 from contract.request import REQUEST_SCHEMA
 from stacks.api.request_model import json_schema
 from stacks.nag import acknowledge
@@ -35,17 +44,30 @@ _ERROR_TEMPLATE = {"application/json": json.dumps(
 ).replace('"MESSAGE"', "$context.error.messageString")}
 
 
-def handler_code() -> lambda_.Code:
+def handler_code(spec: InputSpec) -> lambda_.Code:
     """The handler folder as an asset. It follows symlinks: lambda/preprocess/contract links
-    to the contract package, which the handler imports, and the asset must carry its files."""
-    return lambda_.Code.from_asset(str(HANDLER_DIR), exclude=ASSET_EXCLUDES,
+    to the contract package, which the handler imports, and the asset must carry its files.
+
+    A spec with categorical or text fields rides in the asset as ``input_spec.json`` (a
+    vocabulary does not fit Lambda's 4 KB of environment variables): the folder is copied with
+    the file added. The asset hash is a hash of the content, so the template stays deterministic
+    and a changed vocabulary shows in ``cdk diff`` as a new asset for the function.
+    """
+    source = HANDLER_DIR
+    if not spec.plain_numeric:
+        staging = Path(tempfile.mkdtemp(prefix="xgbapi-handler-"))
+        atexit.register(shutil.rmtree, staging, ignore_errors=True)  # CDK copies it at synth
+        source = staging / "asset"
+        shutil.copytree(HANDLER_DIR, source, ignore=shutil.ignore_patterns(*ASSET_EXCLUDES))
+        (source / INPUT_SPEC_FILENAME).write_text(spec.to_json(), encoding="utf-8")
+    return lambda_.Code.from_asset(str(source), exclude=ASSET_EXCLUDES,
                                    follow_symlinks=SymlinkFollowMode.ALWAYS)
 
 
 class PredictionApi(Construct):
     """``POST /predict`` on a REST API named ``rest_api_name``, proxied to the Lambda.
 
-    The Lambda calls ``endpoint_name`` and serializes rows in ``feature_names`` order; the
+    The Lambda calls ``endpoint_name`` and encodes rows by ``input_spec``; the
     composing stack grants it ``sagemaker:InvokeEndpoint`` (see :meth:`allow_invoke`).
     """
 
@@ -64,14 +86,14 @@ class PredictionApi(Construct):
         construct_id: str,
         *,
         endpoint_name: str,
-        feature_names: Sequence[str],
+        input_spec: InputSpec,
         settings: ApiSettings,
         rest_api_name: str,
         code: lambda_.Code | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         retention = logs.RetentionDays[LOG_RETENTION_NAMES[settings.log_retention_days]]
-        self._function(endpoint_name, feature_names, retention, code or handler_code())
+        self._function(endpoint_name, input_spec, retention, code or handler_code(input_spec))
         self._rest_api(settings, rest_api_name, retention)
 
         predict = self.api.root.add_resource(PREDICT_PATH.strip("/"))
@@ -108,7 +130,7 @@ class PredictionApi(Construct):
         self.role.add_to_policy(iam.PolicyStatement(
             actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn]))
 
-    def _function(self, endpoint_name: str, feature_names: Sequence[str],
+    def _function(self, endpoint_name: str, input_spec: InputSpec,
                   retention: logs.RetentionDays, code: lambda_.Code) -> None:
         self.log_group = logs.LogGroup(self, "PreprocessLogs", retention=retention,
                                        removal_policy=RemovalPolicy.RETAIN)
@@ -129,7 +151,7 @@ class PredictionApi(Construct):
             memory_size=MEMORY_MB,
             role=self.role,
             log_group=self.log_group,
-            environment=handler_environment(endpoint_name, feature_names),
+            environment=handler_environment(endpoint_name, input_spec),
             description="Validates prediction requests and forwards them to the SageMaker endpoint",
         )
 

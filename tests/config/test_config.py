@@ -134,11 +134,11 @@ def test_manifest_missing_a_field(tmp_path):
 
 def test_manifest_from_a_newer_schema(tmp_path):
     data = json.loads((ROOT / CHALLENGER).read_text())
-    data["schema_version"] = 2
+    data["schema_version"] = 3
     (tmp_path / "manifest.json").write_text(json.dumps(data))
     raw = base()
     raw["variants"][1]["manifest"] = str(tmp_path / "manifest.json")
-    assert "schema_version: is 2, this tool reads versions 1..1" in only_problem(raw)
+    assert "schema_version: is 3, this tool reads versions 1..2" in only_problem(raw)
 
 
 def test_variants_whose_features_differ(tmp_path):

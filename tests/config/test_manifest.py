@@ -33,7 +33,14 @@ def test_write_then_load_round_trips(tmp_path):
     ({"features": []}, "features", "is empty"),
     ({"features": [{"name": "a"}, {"name": "a"}]}, "features[1].name", "appears twice"),
     ({"features": [{"name": "a,b"}]}, "features[0].name", "without spaces, commas or quotes"),
-    ({"features": [{"name": "text", "type": "text"}]}, "features[0].type", "is not supported"),
+    ({"features": [{"name": "t", "type": "text"}]}, "features[0].type",
+     "is not supported by schema version 1"),
+    ({"schema_version": 2, "features": [{"name": "t", "type": "text"}]}, "features[0].tokenizer",
+     "is not the tokenizer this version runs"),
+    ({"schema_version": 2, "features": [{"name": "c", "type": "categorical", "categories": ["a", "a"]}]},
+     "features[0].categories", "unique"),
+    ({"schema_version": 2, "features": [{"name": "c", "type": "date"}]}, "features[0].type", "is not one of"),
+    ({"schema_version": 2, "input_format": "parquet"}, "input_format", "is not one of csv, libsvm"),
     ({"target": "f1"}, "target", "also listed as a feature"),
     ({"model_data": "http://x/y"}, "model_data", "must be an s3://bucket/key URI"),
     ({"model_data": None, "artifact": None}, "model_data", "the manifest points at no model"),
@@ -57,3 +64,33 @@ def test_invalid_manifests_name_the_field(change, field, problem):
 def test_top_level_must_be_an_object():
     with pytest.raises(ManifestError, match="must be a JSON object"):
         manifest.parse([1, 2], "m.json")
+
+
+def test_version_1_loads_as_all_numeric_csv_and_writes_as_version_2(tmp_path):
+    data = json.loads(CHALLENGER.read_text())
+    assert data["schema_version"] == 1 and "input_format" not in data
+    old = manifest.parse(data, "m.json")
+    assert old.input_format == "csv" and old.input_spec.plain_numeric
+    assert {feature.kind for feature in old.features} == {"numeric"}
+    written = json.loads(manifest.write(old, tmp_path).read_text())
+    assert written["schema_version"] == manifest.SCHEMA_VERSION == 2
+    assert written["input_format"] == "csv"
+    assert manifest.load(tmp_path) == old
+
+
+def test_raw_fields_round_trip_with_their_encodings(tmp_path):
+    data = {**json.loads(CHALLENGER.read_text()), "schema_version": 2, "input_format": "libsvm",
+            "features": [
+                {"name": "size", "type": "numeric"},
+                {"name": "island", "type": "categorical", "categories": ["Biscoe", "Dream"],
+                 "unseen": "reject"},
+                {"name": "review", "type": "text", "tokenizer": "words-1", "values": "binary",
+                 "stop_words": True, "max_chars": 500, "vocabulary": ["good", "bad"]}]}
+    loaded = manifest.parse(data, "m.json")
+    island, review = loaded.features[1], loaded.features[2]
+    assert (island.kind, island.categories, island.unseen) == ("categorical", ("Biscoe", "Dream"), "reject")
+    assert (review.kind, review.vocabulary, review.binary, review.stop_words, review.max_chars) == \
+        ("text", ("good", "bad"), True, True, 500)
+    assert not loaded.input_spec.plain_numeric and loaded.input_spec.content_type == "text/libsvm"
+    manifest.write(loaded, tmp_path)
+    assert manifest.load(tmp_path) == loaded

@@ -16,6 +16,7 @@ from aws_cdk.assertions import Match, Template
 
 from contract import names
 from contract.config import ApiSettings, DataCaptureSettings, RolloutSettings, load_config
+from contract.encoding import numeric_spec
 from contract.limits import LAMBDA_TIMEOUT_SECONDS
 from contract.request import REQUEST_SCHEMA
 from stacks.api.prediction_api import PredictionApi
@@ -126,7 +127,7 @@ INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n
 def prediction_api(settings: ApiSettings | None = None, **props) -> tuple[Stack, PredictionApi]:
     stack = bare_stack(props.pop("outdir", None))
     props = {"code": INLINE, **props}
-    return stack, PredictionApi(stack, "Api", endpoint_name="ep", feature_names=["a", "b"],
+    return stack, PredictionApi(stack, "Api", endpoint_name="ep", input_spec=numeric_spec(["a", "b"]),
                                 settings=settings or ApiSettings(), rest_api_name="x-predictions", **props)
 
 

@@ -64,10 +64,27 @@ def test_non_numeric_target(tmp_path: Path, write_csv: WriteCsv, capsys: pytest.
     _nothing_prepared(tmp_path)
 
 
-def test_non_numeric_feature(tmp_path: Path, write_csv: WriteCsv, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [[i, "red" if i % 2 else "blue", i * 2.0] for i in range(20)]
+def test_feature_forced_numeric_names_the_row(tmp_path: Path, write_csv: WriteCsv,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [[i, "red" if i == 7 else i, i * 2.0] for i in range(20)]
     source = write_csv(tmp_path / "in.csv", ["a", "color", "y"], rows)
-    _fails(_prepare(tmp_path, source, "--target", "y"), capsys, "feature column 'color'", "encode")
+    _fails(_prepare(tmp_path, source, "--target", "y", "--numeric", "color"), capsys,
+           "data row 8, column 'color'", "is not a number", "--categorical color")
+    _nothing_prepared(tmp_path)
+
+
+@pytest.mark.parametrize(("flags", "needles"), [
+    (["--text", "nope"], ["column 'nope'", "use one of: a, color"]),
+    (["--drop", "a,color"], ["every feature column is dropped"]),
+    (["--numeric", "a", "--text", "a"], ["two kinds"]),
+    (["--max-categories", "0"], ["--max-categories 0 must be at least 1"]),
+    (["--text", "color"], ["column 'color'", "no token appears in 2 or more"]),
+])
+def test_bad_column_choices(tmp_path: Path, write_csv: WriteCsv, capsys: pytest.CaptureFixture[str],
+                            flags: list[str], needles: list[str]) -> None:
+    rows = [[i, f"c{i}", i * 2.0] for i in range(20)]  # every color unique: no shared token
+    source = write_csv(tmp_path / "in.csv", ["a", "color", "y"], rows)
+    _fails(_prepare(tmp_path, source, "--target", "y", *flags), capsys, *needles)
     _nothing_prepared(tmp_path)
 
 
@@ -187,7 +204,8 @@ def test_infinite_values(tmp_path: Path, write_csv: WriteCsv, capsys: pytest.Cap
     rows = _rows(20)
     rows[4][1] = "inf"
     source = write_csv(tmp_path / "in.csv", ["a", "b", "y"], rows)
-    _fails(_prepare(tmp_path, source, "--target", "y"), capsys, "feature column 'b'", "infinite")
+    _fails(_prepare(tmp_path, source, "--target", "y"), capsys, "data row 5, column 'b'", "infinite",
+           "leave the field empty")
     rows[4][1], rows[5][2] = 1, "-inf"
     source = write_csv(tmp_path / "in.csv", ["a", "b", "y"], rows)
     _fails(_prepare(tmp_path, source, "--target", "y"), capsys, "target column 'y'", "infinite")

@@ -29,6 +29,7 @@ from preprocessing.settings import Settings
 
 if TYPE_CHECKING:
     from preprocessing.csv_rows import CsvRows
+    from preprocessing.raw_rows import RawRows
 
 _INTERNAL_ERROR = '{"error":{"code":"internal_error","message":"internal error"}}'
 
@@ -48,6 +49,16 @@ class PredictionService:
         self.runtime = runtime  # read per call: tests and the bench stub or patch it
         self.json_rows = JsonRows(settings.feature_names, max_rows=settings.max_rows,
                                   nulls_missing=settings.nulls_missing)
+        spec = settings.input_spec
+        # Categorical or text fields: the shared encoder; numbers only: the numeric parsers.
+        self.raw_rows: RawRows | None = None
+        self.content_type = "text/csv"
+        if spec is not None and not spec.plain_numeric:
+            from preprocessing.raw_rows import RawRows
+
+            self.raw_rows = RawRows(spec, max_rows=settings.max_rows,
+                                    nulls_missing=settings.nulls_missing)
+            self.content_type = spec.content_type
 
     @functools.cached_property
     def csv_rows(self) -> CsvRows:
@@ -76,7 +87,15 @@ class PredictionService:
             media = media_type(event)
             log["content_type"] = media
             raw = body_text(event, settings.max_body_bytes)
-            if media == "application/json":
+            if self.raw_rows is not None:
+                if media == "application/json":
+                    payload, rows, target_variant, inference_id, log["path"] = \
+                        self.raw_rows.parse_json(raw)
+                else:
+                    payload, rows, log["path"] = self.raw_rows.parse_csv(raw)
+                    target_variant, inference_id = query(event)
+                    check_meta(target_variant, inference_id)
+            elif media == "application/json":
                 payload, rows, target_variant, inference_id, log["path"] = self.json_rows.parse(raw)
             else:
                 payload, rows, log["path"] = self.csv_rows.parse(raw)
@@ -93,7 +112,7 @@ class PredictionService:
                     inference_id = request_id
             log["target_variant"] = target_variant
             kwargs: dict[str, Any] = {"EndpointName": settings.endpoint_name, "Body": body,
-                                      "ContentType": "text/csv", "Accept": settings.endpoint_accept}
+                                      "ContentType": self.content_type, "Accept": settings.endpoint_accept}
             if target_variant:
                 kwargs["TargetVariant"] = target_variant
             if inference_id is not None:

@@ -1,0 +1,152 @@
+"""Raw rows (categorical and text fields) -> the model's input, by ``contract.encoding.Encoder``:
+the code ``xgbapi prepare`` encoded the training data with, not a copy of it.
+
+JSON: ``{"instances": [{field: raw value, ...}, ...], "target_variant"?, "inference_id"?}``;
+every field present (null for a missing value), no other keys. CSV: rows of the raw fields in
+the model's order, an optional header line naming them, RFC 4180 quoting (a text may hold
+commas, quotes and line breaks). Every error is a 400 naming the row and the field, raised before
+anything is sent: nothing of a bad request reaches the endpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from contract.encoding import Encoder, EncodingError, InputSpec
+from contract.request import INFERENCE_ID, INSTANCES, REQUEST_FIELDS, TARGET_VARIANT
+from preprocessing.request import RequestError, check_meta, quoted
+
+
+class _Duplicates(dict):  # type: ignore[type-arg]
+    duplicate = ""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        marked = _Duplicates(obj)
+        seen: set[str] = set()
+        marked.duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        return marked
+    return obj
+
+
+def _non_finite(literal: str) -> Any:
+    raise RequestError(400, "non_finite_value", f"{literal} is not a number JSON allows; "
+                       "send null for a missing value")
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_non_finite)
+
+
+class RawRows:
+    """The JSON and CSV body parsers for one input spec, row limit and null policy."""
+
+    def __init__(self, spec: InputSpec, *, max_rows: int, nulls_missing: bool) -> None:
+        self.spec = spec
+        self.max_rows = max_rows
+        self.nulls_missing = nulls_missing
+        self.names = spec.field_names
+        self._known = frozenset(self.names)
+        self._encode = Encoder(spec).encode
+        # Under the reject policy a missing number or category is an error; an empty text is not.
+        self._nullable = frozenset(f.name for f in spec.fields if f.kind == "text")
+
+    def _line(self, row: dict[str, Any], i: int, *, text: bool, where: str) -> str:
+        """``where`` + a field name says where a value is: "instances[3]." or "row 3, field "."""
+        if not self.nulls_missing:
+            for name in self.names:
+                value = row[name]
+                if (value is None or (text and not value.strip())) and name not in self._nullable:
+                    raise RequestError(400, "null_value", f"{where}{name} is missing; a value is "
+                                       "required (null policy: reject)", instance=i, field=name)
+        try:
+            return self._encode(row, text=text)
+        except EncodingError as error:
+            raise RequestError(400, error.code, f"{where}{error.field} {error.message}",
+                               instance=i, field=error.field) from None
+
+    def parse_json(self, raw: str) -> tuple[bytes, int, Any, Any, str]:
+        """The payload, rows, target_variant and inference_id; RequestError for a bad body."""
+        if not raw.strip():
+            raise RequestError(400, "empty_body", "the request body is empty")
+        try:
+            doc = _decoder.decode(raw)
+        except (ValueError, RecursionError):
+            raise RequestError(400, "malformed_json", "the request body is not valid JSON") from None
+        if not isinstance(doc, dict):
+            raise RequestError(400, "invalid_body",
+                               f'the body must be a JSON object like {{"{INSTANCES}": [...]}}')
+        if isinstance(doc, _Duplicates):
+            raise RequestError(400, "duplicate_field", f"field {quoted(doc.duplicate)} appears twice")
+        for key in doc:
+            if key not in REQUEST_FIELDS:
+                raise RequestError(400, "unknown_field", f"unknown field {quoted(key)}; allowed: "
+                                   f"{INSTANCES}, {TARGET_VARIANT}, {INFERENCE_ID}", field=key[:64])
+        instances = doc.get(INSTANCES)
+        if not isinstance(instances, list):
+            raise RequestError(400, "invalid_instances", f'the body needs an "{INSTANCES}" array')
+        if not instances:
+            raise RequestError(400, "empty_instances", f'"{INSTANCES}" must not be empty')
+        if len(instances) > self.max_rows:
+            raise RequestError(413, "too_many_rows",
+                               f"{len(instances)} {INSTANCES}; at most {self.max_rows} per request")
+        target_variant, inference_id = doc.get(TARGET_VARIANT), doc.get(INFERENCE_ID)
+        check_meta(target_variant, inference_id)
+        lines = []
+        n, known, line = len(self.names), self._known, self._line
+        for i, instance in enumerate(instances):
+            where = f"{INSTANCES}[{i}]"
+            if type(instance) is not dict:
+                if isinstance(instance, _Duplicates):
+                    raise RequestError(400, "duplicate_field", f"{where}: field "
+                                       f"{quoted(instance.duplicate)} appears twice",
+                                       instance=i, field=instance.duplicate[:64])
+                raise RequestError(400, "invalid_instance", f"{where} must be an object of raw "
+                                   f"fields ({', '.join(self.names)})", instance=i)
+            if len(instance) != n or not known.issuperset(instance):
+                self._fields_error(instance, i, where)
+            lines.append(line(instance, i, text=False, where=where + "."))
+        return "\n".join(lines).encode("utf-8"), len(lines), target_variant, inference_id, "raw"
+
+    def _fields_error(self, instance: dict[str, Any], i: int, where: str) -> None:
+        for key in instance:
+            if key not in self._known:
+                raise RequestError(400, "unknown_field", f"{where}: unknown field {quoted(key)}; "
+                                   f"the model's fields: {', '.join(self.names)}",
+                                   instance=i, field=key[:64])
+        missing = next(name for name in self.names if name not in instance)
+        raise RequestError(400, "missing_field", f"{where}: missing field {quoted(missing)} (send "
+                           "null for a missing value)", instance=i, field=missing)
+
+    def parse_csv(self, raw: str) -> tuple[bytes, int, str]:
+        """The payload and rows; RequestError for a bad body."""
+        if not raw.strip():
+            raise RequestError(400, "empty_body", "the request body is empty")
+        try:
+            # newline="": line breaks inside quoted texts stay in the text, as when prepare read them
+            rows = list(csv.reader(io.StringIO(raw, newline=""), strict=True))
+        except csv.Error:
+            raise RequestError(400, "malformed_csv", "the CSV body is not valid CSV (check the "
+                               "quoting of texts)") from None
+        rows = [row for row in rows if row]  # blank lines
+        if rows and [cell.strip() for cell in rows[0]] == list(self.names):
+            rows = rows[1:]
+            if not rows:
+                raise RequestError(400, "empty_instances", "the CSV body has a header but no rows")
+        if not rows:
+            raise RequestError(400, "empty_body", "the request body is empty")
+        if len(rows) > self.max_rows:
+            raise RequestError(413, "too_many_rows", f"{len(rows)} rows; at most {self.max_rows} "
+                               "per request")
+        names, n, lines = self.names, len(self.names), []
+        for i, cells in enumerate(rows):
+            if len(cells) != n:
+                raise RequestError(400, "wrong_arity", f"row {i} has {len(cells)} fields; expected "
+                                   f"{n}: {', '.join(names)}", instance=i)
+            lines.append(self._line(dict(zip(names, cells, strict=True)), i, text=True,
+                                    where=f"row {i}, field "))
+        return "\n".join(lines).encode("utf-8"), len(lines), "raw"
