@@ -7,7 +7,11 @@ XGBAPI := .venv/bin/xgbapi
 # uv installs the pinned set in seconds (pip: minutes); bootstrapped from PyPI into the venv.
 UV_VERSION := 0.13.9
 UV := .venv/bin/uv
-CONFIG ?= config/default.toml
+# The example the demo trains and serves: diabetes (numeric, bundled), penguins (categorical and
+# missing values) or reviews (text). Each has its config and prepared folder.
+EXAMPLE ?= diabetes
+CONFIG ?= $(if $(filter diabetes,$(EXAMPLE)),config/default.toml,config/$(EXAMPLE).toml)
+PREPARED ?= $(if $(filter diabetes,$(EXAMPLE)),data/prepared,data/prepared-$(EXAMPLE))
 # Regions cfn-lint checks the environment-agnostic templates for.
 LINT_REGIONS ?= us-east-1
 # The CLI pinned in package.json (what `npx cdk` runs), called directly to skip npx start-up.
@@ -27,7 +31,7 @@ demo: install  ## the product end to end on loopback: train, synth, serve, send 
 	@echo "==> [2/3] synthesizing the stacks (make synth)"
 	@$(MAKE) --no-print-directory synth
 	@echo "==> [3/3] serving the request path on loopback and sending the held-out test rows"
-	$(XGBAPI) demo --config $(CONFIG)
+	$(XGBAPI) demo --config $(CONFIG) --prepared $(PREPARED)
 
 serve-local: install  ## POST /predict on loopback (API_PORT, RUNTIME_PORT: default 8080, 8081) until Ctrl-C
 	$(XGBAPI) serve --config $(CONFIG) $(if $(API_PORT),--api-port $(API_PORT)) $(if $(RUNTIME_PORT),--runtime-port $(RUNTIME_PORT))
@@ -53,7 +57,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 train: install  ## train the config's variants locally into runs/<variant>/<run id>/ (+ latest)
-	$(XGBAPI) train-examples --config $(CONFIG)
+	$(XGBAPI) train-examples --example $(EXAMPLE) --config $(CONFIG) --prepared $(PREPARED)
 
 synth: install  ## cdk synth every stack into cdk.out/ (cdk-nag on; CFN_LINT=1 adds cfn-lint)
 	rm -rf cdk.out

