@@ -474,3 +474,47 @@ def test_data_capture_prefix_outside_the_role_prefix(prefix):
     assert only_problem(raw) == (
         f"endpoint.data_capture.prefix: {prefix!r} must be a key prefix under data-capture/ of the "
         'data bucket ending in /, e.g. "data-capture/" (the execution role may write only there)')
+
+
+RAW_FEATURES = [
+    {"name": "size", "type": "numeric"},
+    {"name": "island", "type": "categorical", "categories": ["Biscoe", "Dream"], "unseen": "other"},
+    {"name": "review", "type": "text", "tokenizer": "words-1", "values": "counts",
+     "stop_words": False, "max_chars": 20000, "vocabulary": ["good", "bad"]},
+]
+
+
+def _raw_manifest(directory: Path, source: str, **changes: object) -> str:
+    data = {**json.loads((ROOT / source).read_text()), "schema_version": 2,
+            "input_format": "libsvm", "features": RAW_FEATURES, **changes}
+    directory.mkdir(parents=True)
+    (directory / "manifest.json").write_text(json.dumps(data))
+    shutil.copy(ROOT / "tests/fixtures/manifests/challenger/model.tar.gz", directory)
+    return str(directory / "manifest.json")
+
+
+@pytest.mark.parametrize(("changes", "difference"), [
+    ({"input_format": "csv"}, "format csv against libsvm"),
+    ({"features": [RAW_FEATURES[0], {**RAW_FEATURES[1], "categories": ["Dream", "Biscoe"]},
+                   RAW_FEATURES[2]]}, "island: other categories"),
+    ({"features": [*RAW_FEATURES[:2], {**RAW_FEATURES[2], "vocabulary": ["good"]}]},
+     "review: other vocabulary or tokenizer settings"),
+    ({"features": [*RAW_FEATURES[:2], {"name": "review", "type": "categorical",
+                                       "categories": ["x"]}]}, "review is categorical against text"),
+])
+def test_variants_whose_input_specs_differ_are_refused(tmp_path, changes, difference):
+    raw = base()
+    raw["variants"][0]["manifest"] = _raw_manifest(tmp_path / "a", CHAMPION)
+    raw["variants"][1]["manifest"] = _raw_manifest(tmp_path / "b", CHALLENGER, **changes)
+    problem = only_problem(raw)
+    assert problem.startswith(f"variants[1].manifest: its input encoding differs from champion's "
+                              f"({difference}); the Lambda encodes a request before SageMaker picks")
+
+
+def test_variants_with_the_same_raw_spec_load(tmp_path):
+    raw = base()
+    raw["variants"][0]["manifest"] = _raw_manifest(tmp_path / "a", CHAMPION)
+    raw["variants"][1]["manifest"] = _raw_manifest(tmp_path / "b", CHALLENGER)
+    config = parse_config(raw, base_dir=ROOT)
+    assert config.input_spec is not None and config.input_spec.format == "libsvm"
+    assert [f.kind for f in config.input_spec.fields] == ["numeric", "categorical", "text"]
