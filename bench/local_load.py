@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from contract.config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
+from contract.encoding import json_row  # noqa: E402
 from contract.prepared import read_test_split  # noqa: E402
 from local.client import ApiClient  # noqa: E402
 from local.demo import percentile  # noqa: E402
@@ -29,10 +30,10 @@ CLIENTS, REQUESTS = 8, 5000
 
 def main() -> int:
     config = load_config(DEFAULT_CONFIG_PATH)
-    features = read_test_split(ROOT / "data" / "prepared").rows
-    names = config.feature_names
-    rows = [json.dumps({"instances": [dict(zip(names, map(float, row), strict=True))]}).encode()
-            for row in features]
+    test = read_test_split(ROOT / "data" / "prepared")
+    if test.spec != config.input_spec:
+        raise SystemExit("data/prepared does not match the default config's models: run make train")
+    rows = [json.dumps({"instances": [json_row(test.spec, cells)]}).encode() for cells in test.raw_rows]
     server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--api-port", "0",
                                "--runtime-port", "0"], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)

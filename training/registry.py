@@ -25,7 +25,7 @@ from contract.model_record import ModelRecord, RecordError, RegistryRef
 from deployed import aws as aws_context
 
 PENDING = "PendingManualApproval"
-CONTENT_TYPE = "text/csv"  # what the Lambda sends and the built-in XGBoost container answers
+RESPONSE_TYPE = "text/csv"  # what the built-in XGBoost container answers by default
 _DESCRIPTION_LIMIT = 1024
 _METADATA_KEY = re.compile(r"[^\w\s.:/=+\-@]")  # CustomerMetadataProperties key characters
 _METADATA_LIMITS = (128, 256, 50)  # key length, value length, entries
@@ -73,8 +73,9 @@ def create_request(group_name: str, record: ModelRecord) -> dict[str, Any]:
         "InferenceSpecification": {
             "Containers": [{"Image": manifest.image_uri, "ModelDataUrl": record.artifact.s3_uri,
                             "Framework": "XGBOOST", "FrameworkVersion": manifest.xgboost_version}],
-            "SupportedContentTypes": [CONTENT_TYPE],
-            "SupportedResponseMIMETypes": [CONTENT_TYPE],
+            # What the Lambda sends this model: text/csv, or text/libsvm for a sparse input spec.
+            "SupportedContentTypes": [manifest.input_spec.content_type],
+            "SupportedResponseMIMETypes": [RESPONSE_TYPE],
         },
         "ModelApprovalStatus": PENDING,
         "CustomerMetadataProperties": metadata(record),

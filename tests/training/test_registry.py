@@ -247,3 +247,13 @@ def test_the_refresh_approval_command_rewrites_the_approved_record(aws, tmp_path
     assert main(["refresh-approval", "--variant", "canary", "--records-dir", str(records)]) == 2
     err = capsys.readouterr().err
     assert "canary.json" in err and "promote" in err
+
+
+def test_a_libsvm_model_is_registered_with_the_content_type_the_lambda_sends():
+    record = champion_record()
+    sparse = dataclasses.replace(record, manifest=dataclasses.replace(record.manifest,
+                                                                      input_format="libsvm"))
+    assert registry.create_request(GROUP, sparse)["InferenceSpecification"][
+        "SupportedContentTypes"] == ["text/libsvm"]
+    assert registry.create_request(GROUP, record)["InferenceSpecification"][
+        "SupportedContentTypes"] == ["text/csv"]
