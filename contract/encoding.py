@@ -124,7 +124,10 @@ def number_of(value: Any, field: str, *, text: bool) -> float | None:
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
         raise EncodingError(field, "wrong_kind", "must be a number or null")
     else:
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer beyond any float
+            number = math.inf
     if math.isnan(number):
         return None
     if not abs(number) <= FLOAT32_MAX:

@@ -102,6 +102,7 @@ ROW = {"size": 1, "island": "Biscoe", "review": "good"}
     ([{**ROW, "review": ["good"]}], "wrong_kind", "review", "must be a string (text)"),
     ([{**ROW, "review": "good " * 30}], "text_too_long", "review", "150 characters; at most 100"),
     ([{**ROW, "size": 1e39}], "out_of_range", "size", "float32"),
+    ([{**ROW, "size": 10**400}], "out_of_range", "size", "float32"),
     ([{**ROW, "colour": "red"}], "unknown_field", "colour", 'unknown field "colour"'),
     ([{"size": 1, "island": "Biscoe"}], "missing_field", "review", "send null"),
 ])
