@@ -14,7 +14,9 @@ def register(commands: Any) -> None:
         "predict", help="send rows (CSV / JSON lines) to the prediction API, write predictions",
         description="Send rows to POST /predict (deployed, --url or --local) and write one line "
         "per input row, in input order: row, prediction, variant, inference_id.")
-    parser.add_argument("input", help="CSV file with a header, JSON-lines file, or - for stdin")
+    parser.add_argument("input", help="CSV file with a header (optional for models with "
+                        "categorical or text fields: then the fields in order), JSON-lines file, "
+                        "or - for stdin")
     parser.add_argument("--input-format", choices=("csv", "jsonl"),
                         help="default: by extension (.csv, .jsonl/.ndjson), else by content")
     parser.add_argument("--output", "-o", help="output file (default: stdout); written atomically")
@@ -27,7 +29,7 @@ def register(commands: Any) -> None:
                         help=f"the local API of make serve-local ({predict.DEFAULT_LOCAL_URL})")
     target.add_argument("--local-url", help="the local API at another URL (implies --local)")
     parser.add_argument("--config", default=predict.DEFAULT_CONFIG,
-                        help=f"deployment config: stack name, auth mode, feature names "
+                        help=f"deployment config: stack name, auth mode, the model's fields "
                         f"(default {predict.DEFAULT_CONFIG})")
     parser.add_argument("--region", help="region of the stack and of the SigV4 signature "
                         "(default: the config's, the URL's, or your AWS configuration's)")
@@ -41,7 +43,8 @@ def register(commands: Any) -> None:
                         help=f"rows per request (default {predict.DEFAULT_BATCH_ROWS}, "
                         f"at most {predict.MAX_BATCH_ROWS})")
     parser.add_argument("--batch-bytes", type=int, default=predict.DEFAULT_BATCH_BYTES,
-                        help=f"body bytes per request (default {predict.DEFAULT_BATCH_BYTES}, "
+                        help=f"body bytes per request, and model input bytes for categorical "
+                        f"or text fields (default {predict.DEFAULT_BATCH_BYTES}, "
                         f"at most {predict.MAX_BATCH_BYTES})")
     parser.add_argument("--max-attempts", type=int, default=6,
                         help="attempts per request for 429/503/504 and connection errors (default 6)")

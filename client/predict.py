@@ -5,6 +5,14 @@ stdin, splits the rows into requests well under the API's 6 MB / 10000-row limit
 with bounded concurrency and writes one line per input row, in input order, with the
 prediction and the production variant that served it.
 
+A model with categorical or text fields (the config's input spec, contract/encoding.py) takes
+raw rows: CSV rows of its fields in spec order, with an optional header naming them (RFC 4180
+quoting: a text may hold commas, quotes and line breaks), or JSON objects of its fields. Each
+row is checked and sized with the encoder the Lambda runs, before anything is sent: a bad value
+is an error naming the row and the field, and a request's rows stay within ``--batch-bytes``
+both as the JSON body and as the model input the Lambda encodes them to (a bag of words in CSV
+format is far larger than its text).
+
 Targets: the deployed API (URL from the API stack's ``PredictUrl`` output, signed with SigV4
 from the normal AWS credential chain for ``api.auth = "iam"``, or with the ``x-api-key``
 header in ``api_key`` mode), a URL given with ``--url``, or the local API of
@@ -38,6 +46,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from contract.config import DEFAULT_CONFIG_PATH
+from contract.encoding import Encoder, EncodingError, InputSpec, json_row
 from contract.errors import CliError
 from contract.limits import ENDPOINT_BODY_LIMIT_BYTES, MAX_ROWS_PER_REQUEST
 from contract.names import LOCAL_API_PORT, PREDICT_PATH, ApiOutput, Component
@@ -73,7 +82,8 @@ def run(args: argparse.Namespace) -> None:
         raise CliError(f"the directory of --output {args.output} does not exist", "create it first")
     config = _load_config(args.config, required=not (args.url or args.local or args.local_url))
     features = tuple(config.feature_names) if config is not None else ()
-    rows = read_rows(args.input, args.input_format, features, _note)
+    spec = config.input_spec if config is not None else None
+    rows = read_rows(args.input, args.input_format, features, _note, spec=spec)
     if not rows:
         raise CliError(f"{args.input} has no rows", "give a CSV file with a header and rows, "
                        "or JSON lines")
@@ -138,10 +148,20 @@ class Row:
     number: int  # 1-based data row
     line: int  # line of the input where the row ends
     body: str  # the instance as a JSON object
+    first_line: int = 0  # line where the row starts, when a quoted text spans lines (0: ``line``)
+    encoded_bytes: int = 0  # the model input the Lambda makes of it (raw fields; 0: not counted)
+
+    @property
+    def lines(self) -> str:
+        """``line 9``, or ``lines 3-5`` for a row whose quoted text spans lines."""
+        start = self.first_line or self.line
+        return f"line {self.line}" if start == self.line else f"lines {start}-{self.line}"
 
 
-def read_rows(source: str, input_format: str | None, features: tuple[str, ...], note: Note) -> list[Row]:
-    """The input's rows as JSON objects keyed by feature name, in input order."""
+def read_rows(source: str, input_format: str | None, features: tuple[str, ...], note: Note,
+              *, spec: InputSpec | None = None) -> list[Row]:
+    """The input's rows as JSON objects keyed by feature name, in input order. ``spec``: the
+    model's input spec; with categorical or text fields the rows are raw (``RawRows``)."""
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -150,8 +170,11 @@ def read_rows(source: str, input_format: str | None, features: tuple[str, ...], 
         raise CliError(f"input {source} is not UTF-8 text", "save it as UTF-8 CSV or JSON lines") from None
     name = "stdin" if source == "-" else source
     fmt = input_format or _format_of(source, text)
+    raw = RawRows(spec, name) if spec is not None and not spec.plain_numeric else None
     if fmt == "jsonl":
-        return jsonl_rows(text, name)
+        return jsonl_rows(text, name, raw)
+    if raw is not None:
+        return raw.csv_rows(text, note)
     return csv_rows(text, name, features, note)
 
 
@@ -164,27 +187,44 @@ def _format_of(source: str, text: str) -> str:
     return "jsonl" if text.lstrip().startswith("{") else "csv"
 
 
-def jsonl_rows(text: str, source: str) -> list[Row]:
-    """Each non-blank line must be a JSON object; it is forwarded as written (numbers exact)."""
+def jsonl_rows(text: str, source: str, raw: RawRows | None = None) -> list[Row]:
+    """Each non-blank line must be a JSON object; it is forwarded as written (numbers exact).
+    With ``raw``, each object is also checked against the model's raw fields."""
     rows: list[Row] = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at \n only: str.splitlines would also split at U+2028, U+0085 and the like,
+    # which a JSON string may hold as they are.
+    for line_number, line in enumerate(text.split("\n"), start=1):
         line = line.strip()
         if not line:
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(line) if raw is None else raw.decode(line)
         except ValueError as error:
             raise CliError(f"{source} line {line_number} is not valid JSON ({error})",
                            "write one JSON object per line") from None
         if not isinstance(value, dict):
             raise CliError(f"{source} line {line_number} is not a JSON object",
                            "write one object per line keyed by feature name") from None
-        rows.append(Row(len(rows) + 1, line_number, line))
+        row = Row(len(rows) + 1, line_number, line)
+        rows.append(raw.checked(row, value) if raw is not None else row)
     return rows
+
+
+def _csv_error(source: str, line: int, error: csv.Error) -> CliError:
+    return CliError(f"{source} line {line} is not valid CSV ({error})",
+                    'quote values that contain commas, quotes or line breaks ("" for a quote '
+                    "inside them)")
 
 
 def csv_rows(text: str, source: str, features: tuple[str, ...], note: Note) -> list[Row]:
     reader = csv.reader(io.StringIO(text))
+    try:
+        return _csv_rows(reader, source, features, note)
+    except csv.Error as error:  # e.g. a field over the csv module's size limit
+        raise _csv_error(source, reader.line_num, error) from None
+
+
+def _csv_rows(reader: Any, source: str, features: tuple[str, ...], note: Note) -> list[Row]:
     header = [cell.strip() for cell in next(reader, [])]
     if not any(header):
         return []
@@ -236,6 +276,130 @@ def json_value(cell: str) -> str:
     return json.dumps(text)
 
 
+class RawRows:
+    """Rows for a model with categorical or text fields, read the way the Lambda reads them.
+
+    CSV: the fields in spec order, or a header naming them (any order, other columns ignored);
+    cells become the JSON the API takes (``contract.encoding.json_row``: numbers parsed, empty
+    -> null, texts verbatim). JSON lines: objects of exactly the model's fields, sent as written.
+    Every row is encoded once with ``contract.encoding.Encoder``, the Lambda's encoder: a value
+    it refuses stops the run before anything is sent, naming the row and the field, and the size
+    of the encoded line (``Row.encoded_bytes``) bounds the requests (``make_chunks``).
+    """
+
+    def __init__(self, spec: InputSpec, source: str) -> None:
+        self.spec = spec
+        self.source = source
+        self.names = spec.field_names
+        self._known = frozenset(self.names)
+        self._encode = Encoder(spec).encode
+
+    def error(self, row: Row, problem: str) -> CliError:
+        return CliError(f"{self.source}: input row {row.number} ({row.lines}): {problem}",
+                        "fix that row and run again")
+
+    @staticmethod
+    def decode(line: str) -> Any:
+        """A JSON line; NaN and Infinity, which the API refuses, decode to ``_NonFinite``."""
+        return json.loads(line, parse_constant=_NonFinite)
+
+    def checked(self, row: Row, value: dict[str, Any]) -> Row:
+        """``row`` (a JSON object, ``value`` decoded) with the size of its model input."""
+        for key in value:
+            if key not in self._known:
+                raise self.error(row, f"unknown field {_quoted(key)} (the model's fields: "
+                                 f"{', '.join(self.names)})")
+        for name in self.names:
+            if name not in value:
+                raise self.error(row, f"missing field {_quoted(name)} (write null for a missing "
+                                 "value)")
+            if isinstance(value[name], _NonFinite):
+                raise self.error(row, f"field {_quoted(name)} is {value[name].literal}, not a "
+                                 "number JSON allows (write null for a missing value)")
+        return Row(row.number, row.line, row.body, row.first_line, self._encoded_bytes(row, value))
+
+    def _encoded_bytes(self, row: Row, value: dict[str, Any]) -> int:
+        try:
+            return len(self._encode(value, text=False).encode()) + 1  # + the line break
+        except EncodingError as error:
+            raise self.error(row, f"field {_quoted(error.field)} {error.message}") from None
+        except OverflowError:  # a JSON integer too large for a float (a 500 from the Lambda)
+            name = next(f.name for f in self.spec.fields if f.kind == "numeric"
+                        and isinstance(value[f.name], int) and abs(value[f.name]) > 2 ** 1023)
+            raise self.error(row, f"field {_quoted(name)} is infinite or outside the float32 range "
+                             "the model reads") from None
+
+    def csv_rows(self, text: str, note: Note) -> list[Row]:
+        # newline="": a line break inside a quoted text stays in the text (as in the Lambda)
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        try:
+            return self._csv_rows(reader, note)
+        except csv.Error as error:
+            raise _csv_error(self.source, reader.line_num, error) from None
+
+    def _csv_rows(self, reader: Any, note: Note) -> list[Row]:
+        source, names, width = self.source, self.names, len(self.names)
+        used: list[int] | None = None  # the columns of the fields, in spec order
+        expected = f"the model's fields are {', '.join(names)}, in this order (or name them in a header)"
+        columns = width
+        rows: list[Row] = []
+        start = 1
+        for cells in reader:
+            first, start = start, reader.line_num + 1
+            if not cells or (width > 1 and len(cells) == 1 and not cells[0].strip()):
+                continue  # a blank line
+            if used is None:
+                used = self._header(cells, note)
+                if used is not None:
+                    columns, expected = len(cells), f"the header has {len(cells)}"
+                    continue
+                used = list(range(width))
+            row = Row(len(rows) + 1, reader.line_num, "", first)
+            if len(cells) != columns:
+                raise CliError(f"{source} {row.lines} has {len(cells)} fields; {expected}",
+                               "fix that line (quote values that contain commas, quotes or line "
+                               "breaks)")
+            try:
+                value = json_row(self.spec, [cells[i] for i in used])
+            except EncodingError as error:
+                raise self.error(row, f"field {_quoted(error.field)} {error.message}") from None
+            body = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            rows.append(Row(row.number, row.line, body, first, self._encoded_bytes(row, value)))
+        return rows
+
+    def _header(self, cells: list[str], note: Note) -> list[int] | None:
+        """The field columns when the first row is a header naming every field, else None."""
+        header = [cell.strip() for cell in cells]
+        named = [name for name in self.names if name in header]
+        if len(named) < len(self.names):
+            if named and 2 * len(named) >= len(self.names):  # a header that lacks fields
+                missing = [name for name in self.names if name not in header]
+                raise CliError(f"{self.source}: missing feature column(s) {', '.join(missing)}",
+                               f"the model needs {', '.join(self.names)} (any order with a "
+                               "header; other columns are ignored)")
+            return None
+        duplicates = sorted({name for name in header if header.count(name) > 1})
+        if duplicates:
+            raise CliError(f"{self.source}: the header names {', '.join(duplicates)} more than once",
+                           "give every column a unique name")
+        extra = [name for name in header if name not in self._known]
+        if extra:
+            note(f"note: ignoring column(s) {', '.join(extra)} of {self.source} (not model features)")
+        return [header.index(name) for name in self.names]
+
+
+class _NonFinite:
+    """NaN, Infinity or -Infinity in a JSON line."""
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+def _quoted(name: str) -> str:
+    """A name from the input, for a message: quoted and cut short."""
+    return json.dumps(name[:64] + ("..." if len(name) > 64 else ""), ensure_ascii=False)
+
+
 # --------------------------------------------------------------------------- chunks
 
 
@@ -252,13 +416,15 @@ class Chunk:
 
 
 def make_chunks(rows: list[Row], max_rows: int, max_bytes: int, target_variant: str | None) -> list[Chunk]:
-    """Consecutive rows per request, at most ``max_rows`` and ``max_bytes`` of body each
-    (a single row larger than the budget goes alone; the API then answers 413)."""
+    """Consecutive rows per request, at most ``max_rows`` and ``max_bytes`` of body each, and
+    at most ``max_bytes`` of model input (``Row.encoded_bytes``: raw fields encode to more or
+    fewer bytes than their JSON). A single row larger than the budget goes alone (the API then
+    answers 413)."""
     tail = "]" + (f',"target_variant":{json.dumps(target_variant)}' if target_variant else "") + "}"
     overhead = len(b'{"instances":[') + len(tail.encode())
     chunks: list[Chunk] = []
     current: list[Row] = []
-    size = overhead
+    size, encoded = overhead, 0
 
     def close() -> None:
         body = '{"instances":[' + ",".join(row.body for row in current) + tail
@@ -266,12 +432,14 @@ def make_chunks(rows: list[Row], max_rows: int, max_bytes: int, target_variant: 
 
     for row in rows:
         row_bytes = len(row.body.encode()) + (1 if current else 0)
-        if current and (len(current) >= max_rows or size + row_bytes > max_bytes):
+        if current and (len(current) >= max_rows or size + row_bytes > max_bytes
+                        or encoded + row.encoded_bytes > max_bytes):
             close()
-            current, size = [], overhead
+            current, size, encoded = [], overhead, 0
             row_bytes -= 1
         current.append(row)
         size += row_bytes
+        encoded += row.encoded_bytes
     if current:
         close()
     return chunks
@@ -516,7 +684,7 @@ def api_error(chunk: Chunk, status: int, payload: bytes) -> CliError:
     label = f"HTTP {status}" + (f" {code}" if code else "")
     if isinstance(instance, int) and not isinstance(instance, bool) and 0 <= instance < len(chunk.rows):
         row = chunk.rows[instance]
-        return CliError(f"the API rejected input row {row.number} (line {row.line}): {label}: "
+        return CliError(f"the API rejected input row {row.number} ({row.lines}): {label}: "
                         f"{message} [instances[{instance}] of the request with input {chunk.span}]",
                         "fix that row and run again")
     if status in (401, 403):
