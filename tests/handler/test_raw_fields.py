@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from contract.encoding import Field, InputSpec
 from local.lambda_host import function_environment
@@ -164,3 +166,25 @@ def test_an_unreadable_spec_file_answers_500_misconfigured(tmp_path: Path) -> No
     assert (status, body["error"]["code"]) == (500, "handler_misconfigured")
     missing = load_handler(**{**env, "INPUT_SPEC_FILE": str(tmp_path / "nope.json")})
     assert "cannot be read" in missing.settings.config_error
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(instances=st.lists(st.dictionaries(
+    st.sampled_from(["size", "island", "review", "other", ""]),
+    st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20)),
+                 lambda inner: st.lists(inner, max_size=3), max_leaves=4), max_size=4),
+    min_size=1, max_size=4), as_csv=st.booleans())
+def test_any_body_gets_a_named_answer_never_a_500(libsvm_service: Any, instances: list[dict],
+                                                  as_csv: bool) -> None:
+    if as_csv:
+        instances = [row for row in instances if row] or [{"size": 1}]  # no blank lines: one row each
+        evt = event("\n".join(",".join(str(v) for v in row.values()) for row in instances), "text/csv")
+    else:
+        evt = event({"instances": instances})
+    with Stubber(libsvm_service.runtime) as stubber:
+        stubber.add_response("invoke_endpoint", ok_response("\n".join(["1"] * len(instances))))
+        status, body, _ = call(libsvm_service, evt)
+    assert status in (200, 400), body
+    if status == 400:
+        assert body["error"]["code"] and body["error"]["message"]
