@@ -20,7 +20,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help demo serve-local bench-local status ab-report install lock train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler clean
+.PHONY: help demo serve-local bench-local status ab-report install lock train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler bench-encoding clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -93,13 +93,16 @@ status: install  ## endpoint status; exit 1 when the endpoint is not on the stac
 ab-report: install  ## A/B report of the deployed variants over HOURS (default 24) + ab-report.png
 	$(XGBAPI) ab-report --config $(CONFIG) --hours $(or $(HOURS),24)
 
-bench: bench-synth bench-handler bench-local  ## all benchmarks
+bench: bench-synth bench-handler bench-encoding bench-local  ## all benchmarks
 
 bench-synth: install  ## make synth against a hello-world CDK app
 	$(PY) bench/synth_bench.py
 
 bench-handler: install  ## preprocessing Lambda: cold start and warm cost vs the floor and pandas (COMPARE=REF: also REF's cold start)
 	$(PY) bench/handler_bench.py $(if $(COMPARE),--compare $(COMPARE))
+
+bench-encoding: install  ## raw fields (penguins, reviews): handler, encoder and cold start vs their floors (CHECK=1: exit 1 on a missed goal)
+	$(PY) bench/encoding_bench.py $(if $(CHECK),--check)
 
 bench-local: install  ## 8 clients, 5000 requests through the local request path (needs make train)
 	$(PY) bench/local_load.py

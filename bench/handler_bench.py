@@ -41,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from contract.encoding import numeric_spec  # noqa: E402
 from contract.names import handler_environment  # noqa: E402
 from local.lambda_host import ASSET_DIR, load_service  # noqa: E402
 
@@ -51,7 +52,7 @@ ENDPOINT = "bench-endpoint"
 def lambda_environment(features: list[str]) -> dict[str, str]:
     """What the function's environment holds: the stack's variables, a region, credentials."""
     return {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench", **handler_environment(ENDPOINT, features)}
+            "AWS_SECRET_ACCESS_KEY": "bench", **handler_environment(ENDPOINT, numeric_spec(features))}
 
 
 def environment(features: list[str]) -> dict[str, str]:
