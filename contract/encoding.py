@@ -93,6 +93,50 @@ def tokenize(text: str, stop_words: bool = False) -> list[str]:
     return words
 
 
+# The Lambda's hot path for text: exactly ``tokenize`` then a vocabulary lookup, without building
+# the token list. After this table maps every ASCII byte that is not a word character to a space
+# (and keeps every other byte), splitting a lower-cased text's UTF-8 cuts exactly where ASCII \w
+# runs end; pieces holding non-ASCII characters (which may or may not be \w) go through the
+# regex. The second table also lower-cases, for texts that are all ASCII.
+_CUT = bytes(c if c >= 128 or chr(c).isalnum() or c == 95 else 32 for c in range(256))
+_CUT_LOWER = _CUT.translate(bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                                            b"abcdefghijklmnopqrstuvwxyz"))
+_WORD_RUN = re.compile(r"\w\w+")  # under findall, the same matches as \b\w\w+\b: whole \w runs
+
+
+def column_counts(vocabulary: Sequence[str], first: int,
+                  stop_words: bool) -> Callable[[str], Counter[int]]:
+    """A function: text -> how often each vocabulary column's token occurs in it (the column is
+    ``first`` + the token's place in ``vocabulary``). Equal to ``Counter(first +
+    vocabulary.index(t) for t in tokenize(text, stop_words) if t in vocabulary)``: the property
+    tests compare the two."""
+    # Only tokens tokenize can produce (no stop word when they are dropped, no capital, no
+    # one-letter word): a hand-written vocabulary's other entries can never match.
+    index = {t: first + i for i, t in enumerate(vocabulary) if tokenize(t, stop_words) == [t]}
+    get = index.get
+    get_ascii = {t.encode(): j for t, j in index.items() if t.isascii()}.get
+
+    def counts(text: str) -> Counter[int]:
+        if "<" in text:
+            text = _TAG.sub(" ", text)
+        if "&" in text:
+            import html
+
+            text = html.unescape(text)
+        if text.isascii():
+            found = Counter(map(get_ascii, text.encode().translate(_CUT_LOWER).split()))
+        else:
+            pieces = text.lower().encode("utf-8").translate(_CUT).split()
+            found = Counter(map(get_ascii, [p for p in pieces if p.isascii()]))
+            for piece in pieces:
+                if not piece.isascii():
+                    found.update(map(get, _WORD_RUN.findall(piece.decode("utf-8"))))
+        found.pop(None, None)  # the tokens outside the vocabulary
+        return found  # type: ignore[return-value]
+
+    return counts
+
+
 def category_of(value: Any, field: str) -> str | None:
     """A raw categorical value as its category text; None when missing."""
     if value is None:
@@ -355,7 +399,9 @@ class Encoder:
         offset = 1 if self.libsvm else 0
         for f in spec.fields:
             parts_text.append(self._part(f, offset, text=True))
-            parts_json.append(self._part(f, offset, text=False))
+            # Only numbers are read differently from CSV text and from JSON.
+            parts_json.append(self._part(f, offset, text=False) if f.kind == "numeric"
+                              else parts_text[-1])
             offset += f.width
         self.width = offset + 1 if self.libsvm else offset  # columns of a line
         self._end = f"{offset}:1"
@@ -421,31 +467,33 @@ class Encoder:
         return categorical
 
     def _text(self, f: Field, offset: int) -> Part:
-        name, max_chars, stop_words, binary = f.name, f.max_chars, f.stop_words, f.binary
-        index = {token: offset + i for i, token in enumerate(f.vocabulary)}
+        name, max_chars, binary = f.name, f.max_chars, f.binary
+        counts_of = column_counts(f.vocabulary, offset, f.stop_words)
         if self.libsvm:
-            def bag(value: Any) -> str:
-                text = text_of(value, name, max_chars)
-                if not text:
+            ones = [f"{j}:1" for j in range(offset + f.width)]  # most tokens occur once in a text
+
+            def bag(value: Any) -> str:  # no text and empty text are the same: no tokens
+                if value.__class__ is not str or len(value) > max_chars:
+                    value = text_of(value, name, max_chars)  # None, or raises
+                if not value:
                     return ""
-                counts = Counter(tokenize(text, stop_words))
-                found = sorted([(index[t], n) for t, n in counts.items() if t in index])
+                counts = counts_of(value)
+                # Columns in ascending order, as libsvm readers (scikit-learn's) require.
                 if binary:
-                    return " ".join([f"{j}:1" for j, _ in found])
-                return " ".join([f"{j}:{n}" for j, n in found])
+                    return " ".join([ones[j] for j in sorted(counts)])
+                return " ".join([ones[j] if (n := counts[j]) == 1 else f"{j}:{n}"
+                                 for j in sorted(counts)])
 
             return bag
         width, zeros = f.width, ",".join(["0"] * f.width)
 
-        def dense(value: Any) -> str:  # no text and empty text are the same: no tokens
+        def dense(value: Any) -> str:
             text = text_of(value, name, max_chars)
             if not text:
                 return zeros
             cells = ["0"] * width
-            for token, n in Counter(tokenize(text, stop_words)).items():
-                j = index.get(token)
-                if j is not None:
-                    cells[j - offset] = "1" if binary else str(n)
+            for j, n in counts_of(text).items():
+                cells[j - offset] = "1" if binary else str(n)
             return ",".join(cells)
 
         return dense

@@ -4,8 +4,11 @@ format, and the spec's JSON form."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contract.encoding import (
     END,
@@ -16,6 +19,7 @@ from contract.encoding import (
     FitOptions,
     InputSpec,
     choose_format,
+    column_counts,
     fit_field,
     parse_spec,
     raw_cell,
@@ -90,3 +94,24 @@ def test_choose_format_picks_the_smaller() -> None:
     narrow = (Field("n"), Field("c", "categorical", categories=("x", "y")))
     assert choose_format(wide, [{"t": "w1 w2"}] * 5) == "libsvm"
     assert choose_format(narrow, [{"n": "1", "c": "x"}] * 5) == "csv"
+
+
+VOCABULARY = ("good", "bad", "the", "café", "naïve", "素晴らしい映画", "x_y", "10", "Good", "a",
+              "two words", "ß", "ss", "straße", "σας", "ǆ", "i̇")
+texts = st.one_of(st.text(max_size=80), st.lists(st.sampled_from(
+    [*VOCABULARY, "GOOD", "<br />", "&amp;", "&eacute;", "—", "\u00a0", "İ", "Σ", ",", "'s", "\n"]),
+    max_size=15).map(" ".join))
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=texts, stop_words=st.booleans(), binary=st.booleans())
+def test_the_fast_column_counts_equal_tokenize_then_lookup(text: str, stop_words: bool,
+                                                           binary: bool) -> None:
+    reference = Counter(7 + VOCABULARY.index(t) for t in tokenize(text, stop_words)
+                        if t in VOCABULARY)
+    assert column_counts(VOCABULARY, 7, stop_words)(text) == reference
+    spec = InputSpec((Field("t", "text", vocabulary=VOCABULARY, stop_words=stop_words,
+                            binary=binary),), "libsvm")
+    line = Encoder(spec).encode({"t": text}, text=False)
+    entries = [f"{j - 6}:{1 if binary else reference[j]}" for j in sorted(reference)]
+    assert line == " ".join(["0:1", *entries, f"{len(VOCABULARY) + 1}:1"])
