@@ -264,7 +264,7 @@ texts = st.one_of(st.text(max_size=60), st.lists(st.sampled_from(
 def test_any_row_the_encoder_accepts_encodes_the_same_in_prepare_and_the_lambda(
         rows: list[tuple[str, str, str]], tmp_path_factory: pytest.TempPathFactory) -> None:
     rows = [r for r in rows if any(cell.strip() for cell in r)
-            and "\r" not in r[2] and "\x00" not in "".join(r)]  # prepare skips blank lines
+            and "\x00" not in "".join(r)]  # prepare skips blank lines; csv refuses NUL
     if not rows:
         return
     directory = tmp_path_factory.mktemp("property")
@@ -276,7 +276,7 @@ def test_any_row_the_encoder_accepts_encodes_the_same_in_prepare_and_the_lambda(
     training_side = "\n".join(data.encoded_lines(table, SPEC, np.arange(len(rows)), labelled=False))
     service = _property_service(directory)
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    csv.writer(buffer).writerows(rows)  # the default dialect quotes a bare \r, as RFC 4180 wants
     as_csv = sent_payload(service, event(buffer.getvalue(), "text/csv"), len(rows)).decode()
     as_json = sent_payload(service, event({"instances": [json_row(SPEC, list(r)) for r in rows]}),
                            len(rows)).decode()
