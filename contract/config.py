@@ -201,8 +201,13 @@ class AppConfig:
 
     @property
     def input_spec(self) -> InputSpec | None:
-        """What the Lambda encodes requests with: every variant's, as load_config checks."""
+        """The first variant's input spec (the others may differ: see handler_variants)."""
         return self.models[0].manifest.input_spec if self.models else None
+
+    @property
+    def handler_variants(self) -> tuple[tuple[str, float, InputSpec], ...]:
+        """What the Lambda assigns and encodes for: each variant's name, weight and input spec."""
+        return tuple((m.variant.name, m.variant.weight, m.manifest.input_spec) for m in self.models)
 
     @property
     def model_region(self) -> str | None:
@@ -320,7 +325,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>", base_dir: Pat
     assert isinstance(prefix, str)
     models = _resolve_models(variants, region, problems) if resolve_models else ()
     if models:
-        _check_lambda_environment(models[0].manifest, prefix, problems)
+        _check_lambda_environment(models, prefix, problems)
         if endpoint.require_approved_models:
             _check_approved(models, problems)
     if problems:
@@ -711,19 +716,6 @@ def _resolve_models(variants: tuple[VariantConfig, ...], region: str | None,
     first = models[0]
     for index, model in enumerate(models[1:], start=1):
         key = "record" if model.variant.uses_record else "manifest"
-        if model.manifest.feature_names != first.manifest.feature_names:
-            problems.append(
-                f"variants[{index}].{key}: features {list(model.manifest.feature_names)} differ "
-                f"from {first.variant.name}'s {list(first.manifest.feature_names)}; one Lambda "
-                "serializes requests for every variant, so train all variants on the same features "
-                "in the same order")
-        elif model.manifest.input_spec != first.manifest.input_spec:
-            problems.append(
-                f"variants[{index}].{key}: its input encoding differs from {first.variant.name}'s "
-                f"({_spec_difference(model.manifest.input_spec, first.manifest.input_spec)}); the "
-                "Lambda encodes a request before SageMaker picks the variant, so every variant must "
-                "be trained on the same `xgbapi prepare` output (one encoding per endpoint until the "
-                "Lambda assigns variants itself)")
         if model.manifest.region != first.manifest.region:
             problems.append(
                 f"variants[{index}].{key}: trained for region {model.manifest.region} but "
@@ -772,23 +764,13 @@ def _check_approved(models: tuple[VariantModel, ...], problems: list[str]) -> No
                 f"refresh-approval --variant {name} and commit {model.variant.record_path}")
 
 
-def _spec_difference(spec: InputSpec, other: InputSpec) -> str:
-    if spec.format != other.format:
-        return f"format {spec.format} against {other.format}"
-    for mine, theirs in zip(spec.fields, other.fields, strict=True):
-        if mine != theirs:
-            if mine.kind != theirs.kind:
-                return f"{mine.name} is {mine.kind} against {theirs.kind}"
-            what = {"categorical": "categories", "text": "vocabulary or tokenizer settings"}
-            return f"{mine.name}: other {what.get(mine.kind, 'settings')}"
-    return "fields differ"
-
-
-def _check_lambda_environment(manifest: Manifest, prefix: str, problems: list[str]) -> None:
-    # A numeric model's feature list travels to the Lambda as an environment variable
-    # (names.handler_environment; any other spec is a file in the asset); the runtime adds a few
-    # variables of its own (the margin).
-    variables = names.handler_environment(names.endpoint_name(prefix), manifest.input_spec)
+def _check_lambda_environment(models: tuple[VariantModel, ...], prefix: str,
+                              problems: list[str]) -> None:
+    # A numeric model's feature list travels to the Lambda as an environment variable, with the
+    # variants' names and weights (names.handler_setup; any other spec is a file in the asset);
+    # the runtime adds a few variables of its own (the margin).
+    variables, _ = names.handler_setup(names.endpoint_name(prefix), tuple(
+        (m.variant.name, m.variant.weight, m.manifest.input_spec) for m in models))
     size = sum(len(key) + len(value) for key, value in variables.items()) + 200
     if size > LAMBDA_ENVIRONMENT_LIMIT_BYTES:
         problems.append(f"features: the feature list needs about {size} bytes of Lambda "

@@ -12,6 +12,8 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the Lambda imports this module at cold start; the encoder only when it needs it
+    from collections.abc import Sequence
+
     from contract.encoding import InputSpec
 
 
@@ -79,6 +81,10 @@ class HandlerEnv:
     ENDPOINT_NAME = "ENDPOINT_NAME"
     FEATURE_NAMES = "FEATURE_NAMES"  # JSON list, in training order: a plain numeric model
     INPUT_SPEC_FILE = "INPUT_SPEC_FILE"  # the input spec's file, relative to the asset root: any other
+    VARIANTS = "VARIANTS"  # JSON list of {name, weight[, spec]}: the variants the handler assigns
+    INPUT_SPEC_DIR = "INPUT_SPEC_DIR"  # where spec files are (local hosts; Lambda: the asset root)
+    WEIGHTS_TTL_SECONDS = "WEIGHTS_TTL_SECONDS"
+    SAGEMAKER_API_URL = "SAGEMAKER_API_URL"  # local hosts: the local server's control plane
     MAX_ROWS = "MAX_ROWS"
     MAX_BODY_BYTES = "MAX_BODY_BYTES"
     NULL_POLICY = "NULL_POLICY"  # "missing" or "reject"
@@ -95,15 +101,44 @@ INPUT_SPEC_FILENAME = "input_spec.json"
 
 def handler_environment(endpoint_name: str, spec: InputSpec, *,
                         spec_file: str = INPUT_SPEC_FILENAME) -> dict[str, str]:
-    """The variables the API stack sets on the function (the others keep their defaults).
+    """The variables of a handler that encodes with one ``spec`` and leaves the choice of variant
+    to SageMaker (the others keep their defaults).
 
-    A plain numeric model's feature names fit in a variable (and keep the templates of numeric
-    models as they were); any other spec is a file in the asset, named by INPUT_SPEC_FILE.
+    A plain numeric model's feature names fit in a variable; any other spec is a file in the
+    asset (``spec_file``), named by INPUT_SPEC_FILE.
     """
     if spec.plain_numeric:
         return {HandlerEnv.ENDPOINT_NAME: endpoint_name,
                 HandlerEnv.FEATURE_NAMES: json.dumps(list(spec.field_names), separators=(",", ":"))}
     return {HandlerEnv.ENDPOINT_NAME: endpoint_name, HandlerEnv.INPUT_SPEC_FILE: spec_file}
+
+
+def handler_setup(endpoint_name: str,
+                  variants: Sequence[tuple[str, float, InputSpec]]) -> tuple[dict[str, str], dict[str, str]]:
+    """What the API stack gives the function for ``variants`` (name, config weight, input spec):
+    its environment variables and the spec files its asset carries (file name -> content).
+
+    Variants that share one spec (the usual case) get it once, as ``handler_environment`` does;
+    variants whose specs differ get one file each, named in VARIANTS, and the handler encodes a
+    request with the spec of the variant it assigned.
+    """
+    specs = {spec for _, _, spec in variants}
+    files: dict[str, str] = {}
+    entries: list[dict[str, object]] = []
+    if len(specs) == 1:
+        (shared,) = specs
+        environment = handler_environment(endpoint_name, shared)
+        if not shared.plain_numeric:
+            files[INPUT_SPEC_FILENAME] = shared.to_json()
+        entries = [{"name": name, "weight": weight} for name, weight, _ in variants]
+    else:
+        environment = {HandlerEnv.ENDPOINT_NAME: endpoint_name}
+        for name, weight, spec in variants:
+            file = f"input_spec.{name}.json"  # variant names are letters, digits and hyphens
+            files[file] = spec.to_json()
+            entries.append({"name": name, "weight": weight, "spec": file})
+    environment[HandlerEnv.VARIANTS] = json.dumps(entries, separators=(",", ":"))
+    return environment, files
 
 
 # The Lambda's entry point inside its asset (lambda/preprocess/handler.py, function handler).

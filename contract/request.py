@@ -11,7 +11,10 @@ from typing import Any, Literal
 INSTANCES = "instances"
 TARGET_VARIANT = "target_variant"
 INFERENCE_ID = "inference_id"
-REQUEST_FIELDS = frozenset((INSTANCES, TARGET_VARIANT, INFERENCE_ID))
+# A caller's stable id for sticky A/B assignment (a user id): the same key, the same variant.
+ASSIGNMENT_KEY = "assignment_key"
+ASSIGNMENT_KEY_MAX_CHARS = 256
+REQUEST_FIELDS = frozenset((INSTANCES, TARGET_VARIANT, INFERENCE_ID, ASSIGNMENT_KEY))
 
 # JSON Schema draft 4 (API Gateway's dialect). It checks the top-level shape only; the
 # handler reports precise, per-field errors.
@@ -23,6 +26,7 @@ REQUEST_SCHEMA: dict[str, Any] = {
         INSTANCES: {"type": "array"},
         TARGET_VARIANT: {"type": "string"},
         INFERENCE_ID: {"type": "string"},
+        ASSIGNMENT_KEY: {"type": "string"},
     },
 }
 

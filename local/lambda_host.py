@@ -11,14 +11,20 @@ mapping: nothing in ``os.environ`` is read for the handler's settings or written
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import botocore.session
 
 from contract.encoding import InputSpec
-from contract.names import DEFAULT_REGION, INPUT_SPEC_FILENAME, handler_environment
+from contract.names import (
+    DEFAULT_REGION,
+    INPUT_SPEC_FILENAME,
+    HandlerEnv,
+    handler_environment,
+    handler_setup,
+)
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "preprocess"
 
@@ -34,9 +40,10 @@ put_asset_on_path()
 from preprocessing.endpoint import runtime_client  # noqa: E402  (needs the asset on sys.path)
 from preprocessing.service import PredictionService  # noqa: E402
 from preprocessing.settings import Settings  # noqa: E402
+from preprocessing.weights import live_weights  # noqa: E402
 
 __all__ = ["ASSET_DIR", "LOCAL_AWS", "LambdaHandler", "PredictionService", "Settings",
-           "function_environment", "load_service", "put_asset_on_path"]
+           "function_environment", "load_service", "put_asset_on_path", "stack_environment"]
 
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]  # handler(event, context) -> proxy response
 
@@ -53,6 +60,23 @@ def function_environment(endpoint_name: str, spec: InputSpec, spec_dir: Path) ->
     if not spec.plain_numeric:
         spec_file.write_text(spec.to_json(), encoding="utf-8")
     return handler_environment(endpoint_name, spec, spec_file=str(spec_file))
+
+
+def stack_environment(endpoint_name: str, variants: Sequence[tuple[str, float, InputSpec]],
+                      spec_dir: Path, *, api_url: str | None = None,
+                      weights_ttl_seconds: int | None = None) -> dict[str, str]:
+    """The variables the API stack sets for ``variants`` (names.handler_setup), with the spec
+    files it puts in the asset written into ``spec_dir``; ``api_url``: where DescribeEndpoint
+    goes (the local runtime server's control plane)."""
+    environment, files = handler_setup(endpoint_name, variants)
+    for name, content in files.items():
+        (Path(spec_dir) / name).write_text(content, encoding="utf-8")
+    environment[HandlerEnv.INPUT_SPEC_DIR] = str(Path(spec_dir).resolve())
+    if api_url:
+        environment[HandlerEnv.SAGEMAKER_API_URL] = api_url
+    if weights_ttl_seconds is not None:
+        environment[HandlerEnv.WEIGHTS_TTL_SECONDS] = str(weights_ttl_seconds)
+    return environment
 
 
 def load_service(environment: Mapping[str, str], *, runtime_url: str | None = None) -> PredictionService:
@@ -72,5 +96,6 @@ def load_service(environment: Mapping[str, str], *, runtime_url: str | None = No
     region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION")
     if region:
         session.set_config_variable("region", region)
-    return PredictionService(settings, runtime_client(settings, session=session,
-                                                      endpoint_url=runtime_url))
+    runtime = runtime_client(settings, session=session, endpoint_url=runtime_url)
+    return PredictionService(settings, runtime,
+                             weights=live_weights(settings, session, runtime.meta.endpoint_url))

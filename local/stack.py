@@ -13,7 +13,7 @@ from typing import Any
 from contract.config import AppConfig
 from contract.errors import CliError
 from local.api_front import ApiHTTPServer
-from local.lambda_host import LOCAL_AWS, function_environment, load_service
+from local.lambda_host import LOCAL_AWS, load_service, stack_environment
 from local.runtime_server import LocalRuntime, RuntimeHTTPServer
 from local.variants import load_variants
 
@@ -44,9 +44,15 @@ def health_document(config: AppConfig, runtime: LocalRuntime) -> dict[str, Any]:
     }
 
 
+# The local handler reads the runtime's live weights more often than the Lambda's default 30 s,
+# so a `xgbapi traffic --local` change shows in the split within seconds.
+LOCAL_WEIGHTS_TTL_SECONDS = 5
+
+
 @contextmanager
 def running(config: AppConfig, *, api_port: int = 0, runtime_port: int = 0, seed: int | None = None,
-            access_log: bool = False) -> Iterator[LocalStack]:
+            access_log: bool = False,
+            weights_ttl_seconds: int = LOCAL_WEIGHTS_TTL_SECONDS) -> Iterator[LocalStack]:
     """Serve the config's variants behind the real handler until the block ends."""
     if not config.has_models:
         missing = ", ".join(str(v.manifest_path) for v in config.variants)
@@ -54,9 +60,9 @@ def running(config: AppConfig, *, api_port: int = 0, runtime_port: int = 0, seed
     runtime = LocalRuntime(config.endpoint_name, load_variants(config), seed=seed)
     runtime_server = RuntimeHTTPServer((HOST, runtime_port), runtime)
     runtime_url = f"http://{HOST}:{runtime_server.server_address[1]}"
-    assert config.input_spec is not None  # has_models
     with tempfile.TemporaryDirectory(prefix="xgbapi-lambda-") as spec_dir:  # read at "cold start"
-        environment = function_environment(config.endpoint_name, config.input_spec, Path(spec_dir))
+        environment = stack_environment(config.endpoint_name, config.handler_variants, Path(spec_dir),
+                                        api_url=f"{runtime_url}/", weights_ttl_seconds=weights_ttl_seconds)
         handler = load_service({**LOCAL_AWS, **environment}, runtime_url=runtime_url).handle
     health = health_document(config, runtime)
     api_server = ApiHTTPServer((HOST, api_port), handler, health, access_log=access_log)

@@ -47,7 +47,7 @@ class ApiStack(Stack):
         self.prediction_api = PredictionApi(
             self, "Default",
             endpoint_name=endpoint_name,
-            input_spec=config.input_spec,
+            variants=config.handler_variants,
             settings=config.api,
             rest_api_name=rest_api_name(config.prefix),
         )

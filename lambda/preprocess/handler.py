@@ -16,12 +16,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import botocore.session
 from preprocessing.endpoint import runtime_client
 from preprocessing.service import PredictionService
 from preprocessing.settings import Settings
+from preprocessing.weights import live_weights
 
 SETTINGS = Settings.from_environ(os.environ)
-SERVICE = PredictionService(SETTINGS, runtime_client(SETTINGS))
+_SESSION = botocore.session.get_session()
+_RUNTIME = runtime_client(SETTINGS, session=_SESSION)
+SERVICE = PredictionService(SETTINGS, _RUNTIME,
+                            weights=live_weights(SETTINGS, _SESSION, _RUNTIME.meta.endpoint_url))
 _handle = SERVICE.handle
 
 

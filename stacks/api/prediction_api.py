@@ -12,6 +12,7 @@ import atexit
 import json
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, SymlinkFollowMode
@@ -27,9 +28,8 @@ from contract.limits import LAMBDA_TIMEOUT_SECONDS
 from contract.names import (
     API_STAGE,
     HANDLER_ENTRY_POINT,
-    INPUT_SPEC_FILENAME,
     PREDICT_PATH,
-    handler_environment,
+    handler_setup,
 )
 from contract.request import REQUEST_SCHEMA
 from stacks.api.request_model import json_schema
@@ -44,22 +44,23 @@ _ERROR_TEMPLATE = {"application/json": json.dumps(
 ).replace('"MESSAGE"', "$context.error.messageString")}
 
 
-def handler_code(spec: InputSpec) -> lambda_.Code:
+def handler_code(files: Mapping[str, str]) -> lambda_.Code:
     """The handler folder as an asset. It follows symlinks: lambda/preprocess/contract links
     to the contract package, which the handler imports, and the asset must carry its files.
 
-    A spec with categorical or text fields rides in the asset as ``input_spec.json`` (a
-    vocabulary does not fit Lambda's 4 KB of environment variables): the folder is copied with
-    the file added. The asset hash is a hash of the content, so the template stays deterministic
-    and a changed vocabulary shows in ``cdk diff`` as a new asset for the function.
+    Input specs with categorical or text fields ride in the asset (``files``: name -> content;
+    a vocabulary does not fit Lambda's 4 KB of environment variables): the folder is copied with
+    the files added. The asset hash is a hash of the content, so the template stays
+    deterministic and a changed vocabulary shows in ``cdk diff`` as a new asset for the function.
     """
     source = HANDLER_DIR
-    if not spec.plain_numeric:
+    if files:
         staging = Path(tempfile.mkdtemp(prefix="xgbapi-handler-"))
         atexit.register(shutil.rmtree, staging, ignore_errors=True)  # CDK copies it at synth
         source = staging / "asset"
         shutil.copytree(HANDLER_DIR, source, ignore=shutil.ignore_patterns(*ASSET_EXCLUDES))
-        (source / INPUT_SPEC_FILENAME).write_text(spec.to_json(), encoding="utf-8")
+        for name, content in files.items():
+            (source / name).write_text(content, encoding="utf-8")
     return lambda_.Code.from_asset(str(source), exclude=ASSET_EXCLUDES,
                                    follow_symlinks=SymlinkFollowMode.ALWAYS)
 
@@ -67,7 +68,8 @@ def handler_code(spec: InputSpec) -> lambda_.Code:
 class PredictionApi(Construct):
     """``POST /predict`` on a REST API named ``rest_api_name``, proxied to the Lambda.
 
-    The Lambda calls ``endpoint_name`` and encodes rows by ``input_spec``; the
+    The Lambda calls ``endpoint_name``, assigns each request one of ``variants`` (name, config
+    weight, input spec) and encodes its rows with that variant's spec; the
     composing stack grants it ``sagemaker:InvokeEndpoint`` (see :meth:`allow_invoke`).
     """
 
@@ -86,14 +88,15 @@ class PredictionApi(Construct):
         construct_id: str,
         *,
         endpoint_name: str,
-        input_spec: InputSpec,
+        variants: Sequence[tuple[str, float, InputSpec]],
         settings: ApiSettings,
         rest_api_name: str,
         code: lambda_.Code | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         retention = logs.RetentionDays[LOG_RETENTION_NAMES[settings.log_retention_days]]
-        self._function(endpoint_name, input_spec, retention, code or handler_code(input_spec))
+        environment, files = handler_setup(endpoint_name, variants)
+        self._function(environment, retention, code or handler_code(files))
         self._rest_api(settings, rest_api_name, retention)
 
         predict = self.api.root.add_resource(PREDICT_PATH.strip("/"))
@@ -126,12 +129,14 @@ class PredictionApi(Construct):
         return self.api.url_for_path(PREDICT_PATH)
 
     def allow_invoke(self, endpoint_arn: str) -> None:
-        """Let the Lambda call this one endpoint (InvokeEndpoint) and nothing else."""
+        """Let the Lambda call this one endpoint and nothing else: InvokeEndpoint, and
+        DescribeEndpoint for the live variant weights it assigns requests by."""
         self.role.add_to_policy(iam.PolicyStatement(
-            actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn]))
+            actions=["sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint"],
+            resources=[endpoint_arn]))
 
-    def _function(self, endpoint_name: str, input_spec: InputSpec,
-                  retention: logs.RetentionDays, code: lambda_.Code) -> None:
+    def _function(self, environment: dict[str, str], retention: logs.RetentionDays,
+                  code: lambda_.Code) -> None:
         self.log_group = logs.LogGroup(self, "PreprocessLogs", retention=retention,
                                        removal_policy=RemovalPolicy.RETAIN)
         # Own role instead of AWSLambdaBasicExecutionRole: writes to its log group only.
@@ -151,7 +156,7 @@ class PredictionApi(Construct):
             memory_size=MEMORY_MB,
             role=self.role,
             log_group=self.log_group,
-            environment=handler_environment(endpoint_name, input_spec),
+            environment=environment,
             description="Validates prediction requests and forwards them to the SageMaker endpoint",
         )
 

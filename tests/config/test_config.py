@@ -141,19 +141,6 @@ def test_manifest_from_a_newer_schema(tmp_path):
     assert "schema_version: is 3, this tool reads versions 1..2" in only_problem(raw)
 
 
-def test_variants_whose_features_differ(tmp_path):
-    data = json.loads((ROOT / CHALLENGER).read_text())
-    data["features"] = [{"name": "f0"}, {"name": "f2"}, {"name": "f1"}]
-    (tmp_path / "manifest.json").write_text(json.dumps(data))
-    shutil.copy(ROOT / "tests/fixtures/manifests/challenger/model.tar.gz", tmp_path)
-    raw = base()
-    raw["variants"][1]["manifest"] = str(tmp_path / "manifest.json")
-    assert only_problem(raw) == (
-        "variants[1].manifest: features ['f0', 'f2', 'f1'] differ from champion's ['f0', 'f1', "
-        "'f2']; one Lambda serializes requests for every variant, so train all variants on the "
-        "same features in the same order")
-
-
 @pytest.mark.parametrize("instance_type", ["ml.m5d.large", "ml.g4dn.xlarge", "ml.g5.2xlarge",
                                            "ml.c6id.4xlarge", "ml.p4d.24xlarge"])
 def test_kms_volume_key_with_nvme_instance_storage(instance_type):
@@ -493,22 +480,29 @@ def _raw_manifest(directory: Path, source: str, **changes: object) -> str:
     return str(directory / "manifest.json")
 
 
-@pytest.mark.parametrize(("changes", "difference"), [
-    ({"input_format": "csv"}, "format csv against libsvm"),
-    ({"features": [RAW_FEATURES[0], {**RAW_FEATURES[1], "categories": ["Dream", "Biscoe"]},
-                   RAW_FEATURES[2]]}, "island: other categories"),
-    ({"features": [*RAW_FEATURES[:2], {**RAW_FEATURES[2], "vocabulary": ["good"]}]},
-     "review: other vocabulary or tokenizer settings"),
-    ({"features": [*RAW_FEATURES[:2], {"name": "review", "type": "categorical",
-                                       "categories": ["x"]}]}, "review is categorical against text"),
+@pytest.mark.parametrize("changes", [
+    {"input_format": "csv"},
+    {"features": [RAW_FEATURES[0], {**RAW_FEATURES[1], "categories": ["Dream", "Biscoe"]},
+                  RAW_FEATURES[2]]},
+    {"features": [*RAW_FEATURES[:2], {**RAW_FEATURES[2], "vocabulary": ["good"]}]},
+    {"features": [*RAW_FEATURES, {"name": "extra", "type": "numeric"}]},
 ])
-def test_variants_whose_input_specs_differ_are_refused(tmp_path, changes, difference):
+def test_variants_whose_input_specs_differ_load_and_get_a_spec_file_each(tmp_path, changes):
+    from contract.names import HandlerEnv, handler_setup
+
     raw = base()
     raw["variants"][0]["manifest"] = _raw_manifest(tmp_path / "a", CHAMPION)
     raw["variants"][1]["manifest"] = _raw_manifest(tmp_path / "b", CHALLENGER, **changes)
-    problem = only_problem(raw)
-    assert problem.startswith(f"variants[1].manifest: its input encoding differs from champion's "
-                              f"({difference}); the Lambda encodes a request before SageMaker picks")
+    config = parse_config(raw, base_dir=ROOT)
+    (champion, _, spec_a), (challenger, _, spec_b) = config.handler_variants
+    assert spec_a != spec_b
+    environment, files = handler_setup("ep", config.handler_variants)
+    assert json.loads(environment[HandlerEnv.VARIANTS]) == [
+        {"name": champion, "weight": 0.7, "spec": "input_spec.champion.json"},
+        {"name": challenger, "weight": 0.3, "spec": "input_spec.challenger.json"}]
+    assert HandlerEnv.INPUT_SPEC_FILE not in environment
+    assert files == {"input_spec.champion.json": spec_a.to_json(),
+                     "input_spec.challenger.json": spec_b.to_json()}
 
 
 def test_variants_with_the_same_raw_spec_load(tmp_path):

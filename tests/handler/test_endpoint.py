@@ -26,8 +26,8 @@ def test_objects_and_arrays_become_csv_in_feature_order(h, stub):
     expect(stub, b"1,0.25,\n4,-5.5e-3,6")  # literals are forwarded as written
     status, body, _ = call(h, event(raw))
     assert status == 200
-    assert body == {"predictions": [0.5, 0.25], "variant": "champion",
-                    "inference_id": CONTEXT.aws_request_id}
+    assert body == {"predictions": [0.5, 0.25], "variant": "champion",  # VARIANTS unset: SageMaker's
+                    "assignment": "endpoint", "inference_id": CONTEXT.aws_request_id}  # weights pick
 
 
 def test_exact_path_produces_the_same_payload(h, stub):
@@ -44,7 +44,8 @@ def test_target_variant_and_inference_id_are_forwarded(h, stub):
     status, body, _ = call(h, event({**ROWS, "target_variant": "challenger",
                                      "inference_id": "client-42"}))
     assert status == 200
-    assert body == {"predictions": [0.1, 0.2], "variant": "challenger", "inference_id": "client-42"}
+    assert body == {"predictions": [0.1, 0.2], "variant": "challenger", "assignment": "pinned",
+                    "inference_id": "client-42"}
 
 
 def test_base64_body(h, stub):

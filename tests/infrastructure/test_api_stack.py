@@ -32,7 +32,9 @@ def test_lambda_may_invoke_only_this_endpoint_and_write_its_own_logs(synthesized
     assert all("ManagedPolicyArns" not in r["Properties"] for r in roles.values())
     (policy,) = template.find_resources("AWS::IAM::Policy").values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    invoke = [s for s in statements if s["Action"] == "sagemaker:InvokeEndpoint"]
+    # InvokeEndpoint, and DescribeEndpoint for the live weights the Lambda assigns variants by
+    invoke = [s for s in statements
+              if s["Action"] == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]]
     assert len(invoke) == 1
     assert invoke[0]["Resource"]["Fn::GetStackOutput"]["StackName"] == "xgb-test-inference"
     logs = [s for s in statements if s is not invoke[0]]

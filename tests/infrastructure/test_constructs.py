@@ -127,7 +127,8 @@ INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n
 def prediction_api(settings: ApiSettings | None = None, **props) -> tuple[Stack, PredictionApi]:
     stack = bare_stack(props.pop("outdir", None))
     props = {"code": INLINE, **props}
-    return stack, PredictionApi(stack, "Api", endpoint_name="ep", input_spec=numeric_spec(["a", "b"]),
+    return stack, PredictionApi(stack, "Api", endpoint_name="ep",
+                                variants=[("champion", 1.0, numeric_spec(["a", "b"]))],
                                 settings=settings or ApiSettings(), rest_api_name="x-predictions", **props)
 
 
@@ -140,10 +141,12 @@ def test_prediction_api_lambda_follows_the_contract():
     assert props["Handler"] == names.HANDLER_ENTRY_POINT
     assert props["Timeout"] == LAMBDA_TIMEOUT_SECONDS
     assert props["Environment"]["Variables"] == {
-        names.HandlerEnv.ENDPOINT_NAME: "ep", names.HandlerEnv.FEATURE_NAMES: '["a","b"]'}
+        names.HandlerEnv.ENDPOINT_NAME: "ep", names.HandlerEnv.FEATURE_NAMES: '["a","b"]',
+        names.HandlerEnv.VARIANTS: '[{"name":"champion","weight":1.0}]'}
     (policy,) = template.find_resources("AWS::IAM::Policy").values()
     assert [s["Action"] for s in policy["Properties"]["PolicyDocument"]["Statement"]] == [
-        ["logs:CreateLogStream", "logs:PutLogEvents"], "sagemaker:InvokeEndpoint"]
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]]
 
 
 def test_prediction_api_route_stage_and_request_model_follow_the_contract():

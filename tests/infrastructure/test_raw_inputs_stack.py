@@ -59,7 +59,9 @@ def test_the_spec_file_rides_in_the_asset_not_the_environment(raw_synths) -> Non
     config_path, synthesized, _ = raw_synths
     function = _function(synthesized)
     variables = function["Properties"]["Environment"]["Variables"]
-    assert set(variables) == {"ENDPOINT_NAME", "INPUT_SPEC_FILE"}
+    assert set(variables) == {"ENDPOINT_NAME", "INPUT_SPEC_FILE", "VARIANTS"}
+    assert json.loads(variables["VARIANTS"]) == [{"name": "champion", "weight": 0.7},
+                                                 {"name": "challenger", "weight": 0.3}]
     assert variables["INPUT_SPEC_FILE"] == "input_spec.json"
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     asset = synthesized.outdir / f"asset.{asset_hash}"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
-from contract.request import INFERENCE_ID, INSTANCES, REQUEST_FIELDS, TARGET_VARIANT
+from contract.request import ASSIGNMENT_KEY, INFERENCE_ID, INSTANCES, REQUEST_FIELDS, TARGET_VARIANT
 from preprocessing.request import (
     FLOAT32_MAX,
     RISKY_NUMBER,
@@ -25,8 +25,9 @@ from preprocessing.request import (
     risky,
 )
 
-Rows = tuple[list[str], Any, Any]  # CSV lines, target_variant, inference_id
-Parsed = tuple[bytes, int, Any, Any, str]  # payload, rows, target_variant, inference_id, path
+Rows = tuple[list[str], Any, Any, Any]  # CSV lines, target_variant, inference_id, assignment_key
+# payload, rows, target_variant, inference_id, assignment_key, path
+Parsed = tuple[bytes, int, Any, Any, Any, str]
 
 _DICT, _LIST = {dict}, {list}
 
@@ -90,15 +91,16 @@ class JsonRows:
     def parse(self, raw: str) -> Parsed:
         """The CSV payload and the metadata fields; RequestError for an invalid body."""
         try:
-            lines, target_variant, inference_id = self.fast(raw)
+            lines, target_variant, inference_id, key = self.fast(raw)
             payload = "\n".join(lines).encode("ascii")
             if risky(payload):
                 raise Slow
-            check_meta(target_variant, inference_id)
-            return payload, len(lines), target_variant, inference_id, "fast"
+            check_meta(target_variant, inference_id, key)
+            return payload, len(lines), target_variant, inference_id, key, "fast"
         except Slow:
-            lines, target_variant, inference_id = self.exact(raw)
-            return "\n".join(lines).encode("ascii"), len(lines), target_variant, inference_id, "exact"
+            lines, target_variant, inference_id, key = self.exact(raw)
+            return ("\n".join(lines).encode("ascii"), len(lines), target_variant, inference_id, key,
+                    "exact")
 
     def fast(self, raw: str) -> Rows:
         """Well-formed requests only, C-level work per value; raises Slow on anything else."""
@@ -134,7 +136,8 @@ class JsonRows:
                 keys = len(instances) * n if kinds == _DICT else 0
                 if raw.count('"') != 2 * (strings + keys):
                     raise Slow
-                return lines, doc.get(TARGET_VARIANT), doc.get(INFERENCE_ID)
+                return (lines, doc.get(TARGET_VARIANT), doc.get(INFERENCE_ID),
+                        doc.get(ASSIGNMENT_KEY))
         lines = []
         append = lines.append
         dict_rows = 0
@@ -167,7 +170,7 @@ class JsonRows:
         # string adds exactly two quotes, and the only strings allowed are the keys counted here.
         if raw.count('"') != 2 * (strings + dict_rows * n):
             raise Slow
-        return lines, doc.get(TARGET_VARIANT), doc.get(INFERENCE_ID)
+        return lines, doc.get(TARGET_VARIANT), doc.get(INFERENCE_ID), doc.get(ASSIGNMENT_KEY)
 
     def _cell(self, value: Any, index: int, name: str, where: str) -> str:
         kind = type(value)
@@ -209,7 +212,8 @@ class JsonRows:
         for key in doc:
             if key not in REQUEST_FIELDS:
                 raise RequestError(400, "unknown_field", f"unknown field {quoted(key)}; allowed: "
-                                   f"{INSTANCES}, {TARGET_VARIANT}, {INFERENCE_ID}", field=key[:64])
+                                   f"{INSTANCES}, {TARGET_VARIANT}, {INFERENCE_ID}, {ASSIGNMENT_KEY}",
+                                   field=key[:64])
         if INSTANCES not in doc:
             raise RequestError(400, "missing_instances", f'the body needs an "{INSTANCES}" array')
         instances = doc[INSTANCES]
@@ -221,7 +225,8 @@ class JsonRows:
             raise RequestError(413, "too_many_rows",
                                f"{len(instances)} {INSTANCES}; at most {self.max_rows} per request")
         target_variant, inference_id = doc.get(TARGET_VARIANT), doc.get(INFERENCE_ID)
-        check_meta(target_variant, inference_id)
+        assignment_key = doc.get(ASSIGNMENT_KEY)
+        check_meta(target_variant, inference_id, assignment_key)
         features, n, cell = self.features, self._n, self._cell
         lines = []
         for i, instance in enumerate(instances):
@@ -253,4 +258,4 @@ class JsonRows:
                 raise RequestError(422, "invalid_instance",
                                    f"{INSTANCES}[{i}] must be an object keyed by feature name or an "
                                    "array in feature order", instance=i)
-        return lines, target_variant, inference_id
+        return lines, target_variant, inference_id, assignment_key

@@ -1,8 +1,11 @@
 """The one structured log line per request: JSON on stdout, no request or response values.
 
 Fields, in this order: msg, request_id (Lambda's), api_request_id (API Gateway's), status,
-error_code, content_type, rows, target_variant, variant (the one that served), path ("fast" or
-"exact"), validation_ms, invoke_ms, total_ms, fault (exception type, when there was one), level.
+error_code, content_type, rows, target_variant, variant (the one that served), assignment
+("pinned", "keyed", "random", or "endpoint" when SageMaker's weights chose), key_hash (a hash of
+the assignment_key, never the key), weights (where the assignment's weights came from: endpoint,
+last known, config), path ("fast", "exact" or "raw"), validation_ms, invoke_ms, total_ms, fault
+(exception type, when there was one), level.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ def start(request_id: Any) -> dict[str, Any]:
         "msg": "predict",
         "request_id": request_id,
         "api_request_id": None, "status": 500, "error_code": None, "content_type": None,
-        "rows": 0, "target_variant": None, "variant": None, "path": None,
+        "rows": 0, "target_variant": None, "variant": None, "assignment": None, "key_hash": None,
+        "weights": None, "path": None,
         "validation_ms": None, "invoke_ms": None, "total_ms": None,
     }
 

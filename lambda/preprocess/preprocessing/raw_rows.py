@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from contract.encoding import Encoder, EncodingError, InputSpec
-from contract.request import INFERENCE_ID, INSTANCES, REQUEST_FIELDS, TARGET_VARIANT
+from contract.request import ASSIGNMENT_KEY, INFERENCE_ID, INSTANCES, REQUEST_FIELDS, TARGET_VARIANT
 from preprocessing.request import RequestError, check_meta, quoted
 
 
@@ -40,6 +40,39 @@ def _non_finite(literal: str) -> Any:
 
 
 _decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_non_finite)
+
+
+def decode_json(raw: str, max_rows: int) -> tuple[list[Any], Any, Any, Any]:
+    """A JSON body's instances (decoded, not yet encoded), target_variant, inference_id and
+    assignment_key: read before the variant, and so its spec, is chosen."""
+    if not raw.strip():
+        raise RequestError(400, "empty_body", "the request body is empty")
+    try:
+        doc = _decoder.decode(raw)
+    except (ValueError, RecursionError):
+        raise RequestError(400, "malformed_json", "the request body is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise RequestError(400, "invalid_body",
+                           f'the body must be a JSON object like {{"{INSTANCES}": [...]}}')
+    if isinstance(doc, _Duplicates):
+        raise RequestError(400, "duplicate_field", f"field {quoted(doc.duplicate)} appears twice")
+    for key in doc:
+        if key not in REQUEST_FIELDS:
+            raise RequestError(400, "unknown_field", f"unknown field {quoted(key)}; allowed: "
+                               f"{INSTANCES}, {TARGET_VARIANT}, {INFERENCE_ID}, {ASSIGNMENT_KEY}",
+                               field=key[:64])
+    instances = doc.get(INSTANCES)
+    if not isinstance(instances, list):
+        raise RequestError(400, "invalid_instances", f'the body needs an "{INSTANCES}" array')
+    if not instances:
+        raise RequestError(400, "empty_instances", f'"{INSTANCES}" must not be empty')
+    if len(instances) > max_rows:
+        raise RequestError(413, "too_many_rows",
+                           f"{len(instances)} {INSTANCES}; at most {max_rows} per request")
+    target_variant, inference_id = doc.get(TARGET_VARIANT), doc.get(INFERENCE_ID)
+    assignment_key = doc.get(ASSIGNMENT_KEY)
+    check_meta(target_variant, inference_id, assignment_key)
+    return instances, target_variant, inference_id, assignment_key
 
 
 class RawRows:
@@ -69,33 +102,15 @@ class RawRows:
             raise RequestError(400, error.code, f"{where}{error.field} {error.message}",
                                instance=i, field=error.field) from None
 
-    def parse_json(self, raw: str) -> tuple[bytes, int, Any, Any, str]:
-        """The payload, rows, target_variant and inference_id; RequestError for a bad body."""
-        if not raw.strip():
-            raise RequestError(400, "empty_body", "the request body is empty")
-        try:
-            doc = _decoder.decode(raw)
-        except (ValueError, RecursionError):
-            raise RequestError(400, "malformed_json", "the request body is not valid JSON") from None
-        if not isinstance(doc, dict):
-            raise RequestError(400, "invalid_body",
-                               f'the body must be a JSON object like {{"{INSTANCES}": [...]}}')
-        if isinstance(doc, _Duplicates):
-            raise RequestError(400, "duplicate_field", f"field {quoted(doc.duplicate)} appears twice")
-        for key in doc:
-            if key not in REQUEST_FIELDS:
-                raise RequestError(400, "unknown_field", f"unknown field {quoted(key)}; allowed: "
-                                   f"{INSTANCES}, {TARGET_VARIANT}, {INFERENCE_ID}", field=key[:64])
-        instances = doc.get(INSTANCES)
-        if not isinstance(instances, list):
-            raise RequestError(400, "invalid_instances", f'the body needs an "{INSTANCES}" array')
-        if not instances:
-            raise RequestError(400, "empty_instances", f'"{INSTANCES}" must not be empty')
-        if len(instances) > self.max_rows:
-            raise RequestError(413, "too_many_rows",
-                               f"{len(instances)} {INSTANCES}; at most {self.max_rows} per request")
-        target_variant, inference_id = doc.get(TARGET_VARIANT), doc.get(INFERENCE_ID)
-        check_meta(target_variant, inference_id)
+    def parse_json(self, raw: str) -> tuple[bytes, int, Any, Any, Any, str]:
+        """The payload, rows, target_variant, inference_id and assignment_key; RequestError for
+        a bad body."""
+        instances, target_variant, inference_id, assignment_key = decode_json(raw, self.max_rows)
+        payload, rows = self.encode_instances(instances)
+        return payload, rows, target_variant, inference_id, assignment_key, "raw"
+
+    def encode_instances(self, instances: list[Any]) -> tuple[bytes, int]:
+        """The payload of decoded ``instances`` (objects of raw fields) and its rows."""
         lines = []
         n, known, line = len(self.names), self._known, self._line
         for i, instance in enumerate(instances):
@@ -110,7 +125,7 @@ class RawRows:
             if len(instance) != n or not known.issuperset(instance):
                 self._fields_error(instance, i, where)
             lines.append(line(instance, i, text=False, where=where + "."))
-        return "\n".join(lines).encode("utf-8"), len(lines), target_variant, inference_id, "raw"
+        return "\n".join(lines).encode("utf-8"), len(lines)
 
     def _fields_error(self, instance: dict[str, Any], i: int, where: str) -> None:
         for key in instance:

@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any
 
-from contract.request import INFERENCE_ID, TARGET_VARIANT
+from contract.request import ASSIGNMENT_KEY, ASSIGNMENT_KEY_MAX_CHARS, INFERENCE_ID, TARGET_VARIANT
 
 # --------------------------------------------------------------------------- errors
 
@@ -136,12 +136,13 @@ def body_text(event: dict[str, Any], max_bytes: int) -> str:
     return raw
 
 
-def query(event: dict[str, Any]) -> tuple[Any, Any]:
-    """``target_variant`` and ``inference_id`` from the query string (CSV bodies carry neither)."""
+def query(event: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """``target_variant``, ``inference_id`` and ``assignment_key`` from the query string (a CSV
+    body carries none of them)."""
     params = event.get("queryStringParameters")
     if not isinstance(params, dict):
-        return None, None
-    return params.get(TARGET_VARIANT), params.get(INFERENCE_ID)
+        return None, None, None
+    return params.get(TARGET_VARIANT), params.get(INFERENCE_ID), params.get(ASSIGNMENT_KEY)
 
 
 # --------------------------------------------------------------------------- metadata fields
@@ -150,8 +151,8 @@ VARIANT_NAME = re.compile(r"[a-zA-Z0-9](?:-*[a-zA-Z0-9]){0,62}")
 INFERENCE_ID_PATTERN = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,63}")
 
 
-def check_meta(target_variant: Any, inference_id: Any) -> None:
-    """Raise unless each is absent (None) or a valid value for InvokeEndpoint."""
+def check_meta(target_variant: Any, inference_id: Any, assignment_key: Any = None) -> None:
+    """Raise unless each is absent (None) or a valid value."""
     if target_variant is not None and (
             not isinstance(target_variant, str) or type(target_variant) is Num
             or len(target_variant) > 63 or not VARIANT_NAME.fullmatch(target_variant)):
@@ -164,3 +165,9 @@ def check_meta(target_variant: Any, inference_id: Any) -> None:
         raise RequestError(400, "invalid_inference_id",
                            f"{INFERENCE_ID} must be 1-64 printable ASCII characters, "
                            "not starting with a space")
+    if assignment_key is not None and (
+            not isinstance(assignment_key, str) or type(assignment_key) is Num
+            or not 0 < len(assignment_key) <= ASSIGNMENT_KEY_MAX_CHARS):
+        raise RequestError(400, "invalid_assignment_key",
+                           f"{ASSIGNMENT_KEY} must be a string of 1-{ASSIGNMENT_KEY_MAX_CHARS} "
+                           "characters (a user id, for example)")

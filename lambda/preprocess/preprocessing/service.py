@@ -1,19 +1,25 @@
 """One API Gateway proxy event -> InvokeEndpoint -> one proxy response and one log line.
 
 The service is built once per execution environment (``handler.py`` does it at cold start) from
-``Settings`` and a sagemaker-runtime client; ``handle`` is the whole per-request path.
+``Settings``, a sagemaker-runtime client and the live weights; ``handle`` is the whole
+per-request path: read the body, choose the variant (contract/assignment.py: pinned by
+``target_variant``, sticky by ``assignment_key``, else random by the endpoint's live weights),
+encode the rows with that variant's spec, invoke it with ``TargetVariant``.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import random
 import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract.assignment import KEYED, PINNED, RANDOM, key_digest, keyed_variant, random_variant
 from contract.limits import ENDPOINT_BODY_LIMIT_BYTES
+from contract.request import TARGET_VARIANT
 from preprocessing import log_line
 from preprocessing.endpoint import endpoint_error, predictions
 from preprocessing.json_rows import JsonRows
@@ -26,6 +32,7 @@ from preprocessing.request import (
     query,
 )
 from preprocessing.settings import Settings
+from preprocessing.weights import LiveWeights
 
 if TYPE_CHECKING:
     from preprocessing.csv_rows import CsvRows
@@ -44,9 +51,14 @@ def _response(status: int, body: str, retry_after: int | None = None) -> dict[st
 class PredictionService:
     """The handler's state: settings, the runtime client and the body parsers built for them."""
 
-    def __init__(self, settings: Settings, runtime: Any) -> None:
+    def __init__(self, settings: Settings, runtime: Any, *, weights: LiveWeights | None = None,
+                 rng: random.Random | None = None) -> None:
         self.settings = settings
         self.runtime = runtime  # read per call: tests and the bench stub or patch it
+        self.variant_names = frozenset(v.name for v in settings.variants)
+        self.weights = weights or LiveWeights({v.name: v.weight for v in settings.variants}, None,
+                                              ttl_seconds=settings.weights_ttl_seconds)
+        self.rng = rng or random.Random()
         self.json_rows = JsonRows(settings.feature_names, max_rows=settings.max_rows,
                                   nulls_missing=settings.nulls_missing)
         spec = settings.input_spec
@@ -59,6 +71,30 @@ class PredictionService:
             self.raw_rows = RawRows(spec, max_rows=settings.max_rows,
                                     nulls_missing=settings.nulls_missing)
             self.content_type = spec.content_type
+        # Variants with specs of their own: each variant's rows are encoded by its own parser.
+        self.variant_rows: dict[str, RawRows] = {}
+        if any(v.spec is not None for v in settings.variants):
+            from contract.encoding import numeric_spec
+            from preprocessing.raw_rows import RawRows
+
+            shared = spec or numeric_spec(settings.feature_names)
+            for v in settings.variants:
+                self.variant_rows[v.name] = RawRows(v.spec or shared, max_rows=settings.max_rows,
+                                                    nulls_missing=settings.nulls_missing)
+
+    def assign(self, target_variant: Any, assignment_key: Any) -> tuple[str | None, str]:
+        """The variant to invoke and how it was chosen (contract/assignment.py)."""
+        if target_variant is not None:
+            if self.variant_names and target_variant not in self.variant_names:
+                raise RequestError(400, "unknown_target_variant",
+                                   f"{TARGET_VARIANT} does not name a variant of this endpoint")
+            return target_variant, PINNED
+        if not self.variant_names:
+            return None, "endpoint"  # SageMaker's weights choose
+        weights = self.weights.current()
+        if assignment_key is not None:
+            return keyed_variant(assignment_key, weights), KEYED
+        return random_variant(weights, self.rng), RANDOM
 
     @functools.cached_property
     def csv_rows(self) -> CsvRows:
@@ -87,20 +123,45 @@ class PredictionService:
             media = media_type(event)
             log["content_type"] = media
             raw = body_text(event, settings.max_body_bytes)
-            if self.raw_rows is not None:
+            content_type = self.content_type
+            if self.variant_rows:  # the variant first, then its spec encodes the rows
+                from preprocessing.raw_rows import decode_json
+
                 if media == "application/json":
-                    payload, rows, target_variant, inference_id, log["path"] = \
-                        self.raw_rows.parse_json(raw)
+                    instances, target_variant, inference_id, key = decode_json(raw, settings.max_rows)
+                    variant, how = self.assign(target_variant, key)
+                    parser = self.variant_rows[variant or ""]
+                    payload, rows = parser.encode_instances(instances)
+                    log["path"] = "raw"
                 else:
-                    payload, rows, log["path"] = self.raw_rows.parse_csv(raw)
-                    target_variant, inference_id = query(event)
-                    check_meta(target_variant, inference_id)
-            elif media == "application/json":
-                payload, rows, target_variant, inference_id, log["path"] = self.json_rows.parse(raw)
+                    target_variant, inference_id, key = query(event)
+                    check_meta(target_variant, inference_id, key)
+                    variant, how = self.assign(target_variant, key)
+                    parser = self.variant_rows[variant or ""]
+                    payload, rows, log["path"] = parser.parse_csv(raw)
+                content_type = parser.spec.content_type
             else:
-                payload, rows, log["path"] = self.csv_rows.parse(raw)
-                target_variant, inference_id = query(event)
-                check_meta(target_variant, inference_id)
+                if self.raw_rows is not None:
+                    if media == "application/json":
+                        payload, rows, target_variant, inference_id, key, log["path"] = \
+                            self.raw_rows.parse_json(raw)
+                    else:
+                        payload, rows, log["path"] = self.raw_rows.parse_csv(raw)
+                        target_variant, inference_id, key = query(event)
+                        check_meta(target_variant, inference_id, key)
+                elif media == "application/json":
+                    payload, rows, target_variant, inference_id, key, log["path"] = \
+                        self.json_rows.parse(raw)
+                else:
+                    payload, rows, log["path"] = self.csv_rows.parse(raw)
+                    target_variant, inference_id, key = query(event)
+                    check_meta(target_variant, inference_id, key)
+                variant, how = self.assign(target_variant, key)
+            log["assignment"] = how
+            if key is not None:
+                log["key_hash"] = key_digest(key)
+            if how in (KEYED, RANDOM):
+                log["weights"] = self.weights.source
             log["rows"] = rows
             body = payload
             if len(body) > ENDPOINT_BODY_LIMIT_BYTES:
@@ -112,9 +173,9 @@ class PredictionService:
                     inference_id = request_id
             log["target_variant"] = target_variant
             kwargs: dict[str, Any] = {"EndpointName": settings.endpoint_name, "Body": body,
-                                      "ContentType": self.content_type, "Accept": settings.endpoint_accept}
-            if target_variant:
-                kwargs["TargetVariant"] = target_variant
+                                      "ContentType": content_type, "Accept": settings.endpoint_accept}
+            if variant:
+                kwargs["TargetVariant"] = variant
             if inference_id is not None:
                 kwargs["InferenceId"] = inference_id
             invoke_started = time.perf_counter()
@@ -123,13 +184,16 @@ class PredictionService:
                 response = self.runtime.invoke_endpoint(**kwargs)
             except (ClientError, BotoCoreError) as error:
                 log["fault"] = type(error).__name__
-                raise endpoint_error(error, target_variant) from None
+                if how != PINNED:  # a variant we chose is gone: read the live weights again
+                    self.weights.expire()
+                raise endpoint_error(error, target_variant if how == PINNED else None) from None
             finally:
                 log["invoke_ms"] = log_line.elapsed_ms(invoke_started)
             variant = response.get("InvokedProductionVariant")
             log["variant"] = variant
             out = ('{"predictions":' + predictions(response, rows) + ',"variant":'
-                   + json.dumps(variant) + ',"inference_id":' + json.dumps(inference_id) + "}")
+                   + json.dumps(variant) + ',"assignment":"' + how + '","inference_id":'
+                   + json.dumps(inference_id) + "}")
             log["status"] = 200
             return _response(200, out)
         except RequestError as error:
