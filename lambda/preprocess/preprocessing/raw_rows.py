@@ -78,12 +78,16 @@ def decode_json(raw: str, max_rows: int) -> tuple[list[Any], Any, Any, Any]:
 class RawRows:
     """The JSON and CSV body parsers for one input spec, row limit and null policy."""
 
-    def __init__(self, spec: InputSpec, *, max_rows: int, nulls_missing: bool) -> None:
+    def __init__(self, spec: InputSpec, *, max_rows: int, nulls_missing: bool,
+                 also_accepted: frozenset[str] = frozenset()) -> None:
         self.spec = spec
         self.max_rows = max_rows
         self.nulls_missing = nulls_missing
         self.names = spec.field_names
         self._known = frozenset(self.names)
+        # Fields of the endpoint's other variants: a JSON row may carry them (a client sends one
+        # row for whichever variant it is assigned); this spec ignores them.
+        self._accepted = self._known | also_accepted
         self._encode = Encoder(spec).encode
         # Under the reject policy a missing number or category is an error; an empty text is not.
         self._nullable = frozenset(f.name for f in spec.fields if f.kind == "text")
@@ -123,17 +127,19 @@ class RawRows:
                 raise RequestError(400, "invalid_instance", f"{where} must be an object of raw "
                                    f"fields ({', '.join(self.names)})", instance=i)
             if len(instance) != n or not known.issuperset(instance):
-                self._fields_error(instance, i, where)
+                self._check_fields(instance, i, where)
             lines.append(line(instance, i, text=False, where=where + "."))
         return "\n".join(lines).encode("utf-8"), len(lines)
 
-    def _fields_error(self, instance: dict[str, Any], i: int, where: str) -> None:
+    def _check_fields(self, instance: dict[str, Any], i: int, where: str) -> None:
         for key in instance:
-            if key not in self._known:
+            if key not in self._accepted:
                 raise RequestError(400, "unknown_field", f"{where}: unknown field {quoted(key)}; "
                                    f"the model's fields: {', '.join(self.names)}",
                                    instance=i, field=key[:64])
-        missing = next(name for name in self.names if name not in instance)
+        missing = next((name for name in self.names if name not in instance), None)
+        if missing is None:
+            return  # only fields of other variants besides this spec's: fine
         raise RequestError(400, "missing_field", f"{where}: missing field {quoted(missing)} (send "
                            "null for a missing value)", instance=i, field=missing)
 

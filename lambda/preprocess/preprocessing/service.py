@@ -78,9 +78,12 @@ class PredictionService:
             from preprocessing.raw_rows import RawRows
 
             shared = spec or numeric_spec(settings.feature_names)
-            for v in settings.variants:
-                self.variant_rows[v.name] = RawRows(v.spec or shared, max_rows=settings.max_rows,
-                                                    nulls_missing=settings.nulls_missing)
+            specs = {v.name: v.spec or shared for v in settings.variants}
+            every_field = frozenset(name for s in specs.values() for name in s.field_names)
+            for name, own in specs.items():
+                self.variant_rows[name] = RawRows(own, max_rows=settings.max_rows,
+                                                  nulls_missing=settings.nulls_missing,
+                                                  also_accepted=every_field)
 
     def assign(self, target_variant: Any, assignment_key: Any) -> tuple[str | None, str]:
         """The variant to invoke and how it was chosen (contract/assignment.py)."""
