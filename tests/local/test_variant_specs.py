@@ -20,13 +20,13 @@ import xgboost as xgb
 from contract.artifact import read_model_archive
 from contract.config import AppConfig, load_config
 from contract.encoding import Encoder, FitOptions
-from contract.manifest import artifact_path
 from local.client import ApiClient
 from local.stack import running
 from training import data, hyperparameters, local_runs
 from training.defaults import DEFAULT_REGION
 
-WORDS = "good bad plot acting music long short dull witty moving slow fun sad".split()
+WORDS = ["good", "bad", "plot", "acting", "music", "long", "short", "dull", "witty", "moving",
+         "slow", "fun", "sad"]
 
 
 def _table(path: Path, rows: int = 240) -> None:
