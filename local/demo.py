@@ -40,9 +40,12 @@ def run(config_path: str, prepared_dir: str, *, rounds: int = 3, seed: int | Non
         raise DemoError(f"no prepared data in {prepared_dir}", "run make train first")
     test = read_test_split(prepared_dir)
     labels = test.labels
-    if test.spec != config.input_spec:
-        raise DemoError(f"{prepared_dir} holds data encoded for other models than {config_path}'s "
-                        f"(fields {list(test.spec.field_names)}, models {list(config.feature_names)})",
+    needed = {name for _, _, spec in config.handler_variants for name in spec.field_names}
+    missing = sorted(needed - set(test.spec.field_names))
+    if missing or test.spec != config.input_spec:
+        raise DemoError(f"{prepared_dir} holds data prepared for other models than {config_path}'s "
+                        f"(fields {list(test.spec.field_names)}"
+                        + (f"; the models also need {missing}" if missing else "") + ")",
                         "run make train again (with the same EXAMPLE)")
     instances = [json_row(test.spec, cells) for cells in test.raw_rows]
     total = rounds * len(labels)
@@ -57,7 +60,10 @@ def run(config_path: str, prepared_dir: str, *, rounds: int = 3, seed: int | Non
         try:
             for done in range(total):
                 row = done % len(labels)
-                status, _, body, seconds = client.predict({"instances": [instances[row]]})
+                # One key per test row, as if each row were a user: every round sends a row to
+                # the same variant (sticky assignment), and the keys split by the weights.
+                status, _, body, seconds = client.predict({"instances": [instances[row]],
+                                                           "assignment_key": f"row-{row}"})
                 if status != 200:
                     is_error = isinstance(body, dict) and "error" in body
                     code = body["error"]["code"] if is_error else str(status)
@@ -71,6 +77,8 @@ def run(config_path: str, prepared_dir: str, *, rounds: int = 3, seed: int | Non
             client.close()
             print(file=sys.stderr)
     print(report(served, failures, config, total))
+    print("assignment: each test row is one user (assignment_key row-<n>), so every round sends a "
+          "row to the same variant; the handler encodes it with that variant's input spec")
     print(f"(handler log lines: {LOG_FILE})")
     return 0 if not failures else 1
 

@@ -6,7 +6,8 @@ folder under data/:
   penguins  palmerpenguins: body mass from species, island, sex (categorical, some missing) and
             measurements (numeric, some missing)
   reviews   10,605 Rotten Tomatoes snippets rated -4..+4 by people: the rating from the text
-            (a bag of words). Regression on the mean rating, not a positive/negative threshold:
+            (a bag of words; the challenger reads 8000 tokens, the champion 5000: one API, two
+            input specs, each request encoded for the variant it is assigned). Regression on the mean rating, not a positive/negative threshold:
             the ratings are averages of ten raters, so a threshold would throw away how strong
             the sentiment is and make the near-zero snippets coin flips; a regression is also
             scored like the other two examples (RMSE), which keeps one report for all three.
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract.config import ConfigError, load_config
+from contract.encoding import FitOptions
 from contract.errors import CliError
 from contract.images import DEFAULT_FRAMEWORK_VERSION
 from training import data, example_data, hyperparameters, local_runs
@@ -40,12 +42,17 @@ class Example:
     fetch: Callable[[], Path] | None  # a CSV path; None: sklearn's bundled diabetes table
     target: str
     choices: data.ColumnChoices = field(default_factory=data.ColumnChoices)  # the guesses are right here
+    # The other variants' own preparation, when their input differs from the first variant's
+    # (the Lambda encodes each request with the spec of the variant it assigns).
+    challenger_choices: data.ColumnChoices | None = None
 
 
 EXAMPLES = {
     "diabetes": Example(None, DEFAULT_TARGET),
     "penguins": Example(example_data.penguins_csv, "body_mass_g"),
-    "reviews": Example(example_data.reviews_csv, "rating"),
+    # The challenger reads a larger vocabulary: an A/B test of two input specs behind one API.
+    "reviews": Example(example_data.reviews_csv, "rating", challenger_choices=data.ColumnChoices(
+        options=FitOptions(vocabulary_size=8000))),
 }
 
 
@@ -66,29 +73,41 @@ def _variant_runs(config_path: Path) -> list[tuple[str, Path]]:
     return result
 
 
+def challenger_dir(prepared_dir: Path) -> Path:
+    """Where the other variants' own preparation goes, beside the first variant's."""
+    return Path(prepared_dir).with_name(Path(prepared_dir).name + "-challenger")
+
+
 def train_examples(config_path: Path, prepared_dir: Path, *, example: str | None = None,
                    data_path: str | None = None, target: str = DEFAULT_TARGET,
                    region: str = DEFAULT_REGION,
                    framework_version: str = DEFAULT_FRAMEWORK_VERSION) -> Iterator[str]:
     """Prepare ``example``'s table (or ``data_path``), then train and evaluate every variant."""
     variants = _variant_runs(config_path)
-    choices = data.ColumnChoices()
+    choices, challenger_choices = data.ColumnChoices(), None
     if example is not None:
         if example not in EXAMPLES:
             raise CliError(f"--example {example!r} is not one of {', '.join(EXAMPLES)}",
                            "pick one of those, or pass --data and --target for your own table")
         chosen = EXAMPLES[example]
         data_path = str(chosen.fetch()) if chosen.fetch is not None else None
-        target, choices = chosen.target, chosen.choices
+        target, choices, challenger_choices = chosen.target, chosen.choices, chosen.challenger_choices
     table = data.load_table(data_path, target)
     prepared = data.write_prepared(table, prepared_dir, choices=choices)
     yield f"prepared {prepared.directory}"
     yield data.describe(prepared)
+    others = prepared
+    if challenger_choices is not None and len(variants) > 1:
+        # Same split (same seed), another encoding: the held-out rows stay the same rows.
+        others = data.write_prepared(table, challenger_dir(prepared_dir), choices=challenger_choices)
+        yield f"prepared {others.directory} for the other variants"
+        yield data.describe(others)
     for index, (variant, runs_dir) in enumerate(variants):
         overrides = [] if index == 0 else CHALLENGER_OVERRIDES
-        run = local_runs.train_run(prepared, runs_dir, variant, hyperparameters.with_overrides(overrides),
+        own = prepared if index == 0 else others
+        run = local_runs.train_run(own, runs_dir, variant, hyperparameters.with_overrides(overrides),
                                    framework_version, region)
-        scores = local_runs.evaluate_run(run, prepared)
+        scores = local_runs.evaluate_run(run, own)
         yield f"{variant}: {os.path.relpath(run)} " + " ".join(f"{k}={v:.3f}" for k, v in scores.items())
 
     try:
