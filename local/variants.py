@@ -21,6 +21,7 @@ import json
 import math
 import random
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,7 +67,7 @@ class InputError(ValueError):
 @dataclass
 class LocalVariant:
     name: str
-    weight: float
+    weight: float  # the starting (config) weight; WeightedRouter holds the live one
     manifest: Manifest
     manifest_path: Path
     booster: xgb.Booster | None = None
@@ -280,14 +281,51 @@ def _load(manifest: Manifest, artifact: Path | None) -> tuple[xgb.Booster | None
 
 
 class WeightedRouter:
-    """Picks a variant in proportion to its weight, as SageMaker does without TargetVariant."""
+    """Picks a variant in proportion to its weight, as SageMaker does without TargetVariant.
+
+    The weights are live: ``set_weights`` (the runtime's UpdateEndpointWeightsAndCapacities)
+    changes them for every pick after it, so a traffic shift also moves the requests the runtime
+    routes itself. A variant's ``LocalVariant.weight`` stays the weight it started with (the
+    config's); ``weights()`` is what the endpoint routes by now.
+    """
 
     def __init__(self, variants: list[LocalVariant], seed: int | None = None) -> None:
-        self._variants = [v for v in variants if v.weight > 0]
-        self._weights = [v.weight for v in self._variants]
+        self._names = [v.name for v in variants]
+        self._by_name = {v.name: v for v in variants}
+        self._weights = {v.name: float(v.weight) for v in variants}
         self._random = random.Random(seed)
         self._lock = threading.Lock()
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        # Only positive weights are candidates: a weight-0 variant is never picked, and a seed
+        # gives the same picks as the router did before weights could change.
+        self._candidates = [self._by_name[n] for n in self._names if self._weights[n] > 0]
+        self._candidate_weights = [self._weights[v.name] for v in self._candidates]
+
+    def weights(self) -> dict[str, float]:
+        """Each variant's current weight, in the variants' order (a copy)."""
+        with self._lock:
+            return {name: self._weights[name] for name in self._names}
+
+    def set_weights(self, weights: Mapping[str, float]) -> None:
+        """Change the named variants' weights at once (the others keep theirs). ValueError, and
+        nothing changed, for an unknown variant, a weight that is negative or not finite, or a
+        result where no variant has a positive weight."""
+        unknown = sorted(set(weights) - set(self._by_name))
+        if unknown:
+            raise ValueError(f"no variant {', '.join(unknown)}")
+        bad = sorted(name for name, weight in weights.items()
+                     if not math.isfinite(weight) or weight < 0)
+        if bad:
+            raise ValueError(f"weights must be finite and >= 0 ({', '.join(bad)})")
+        with self._lock:
+            final = {**self._weights, **{name: float(w) for name, w in weights.items()}}
+            if not any(weight > 0 for weight in final.values()):
+                raise ValueError("at least one variant must keep a weight > 0")
+            self._weights = final
+            self._rebuild()
 
     def pick(self) -> LocalVariant:
         with self._lock:
-            return self._random.choices(self._variants, self._weights)[0]
+            return self._random.choices(self._candidates, self._candidate_weights)[0]

@@ -11,6 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from contract.config import DEFAULT_CONFIG_PATH
+from contract.names import LOCAL_RUNTIME_PORT
+
+DEFAULT_LOCAL_URL = f"http://127.0.0.1:{LOCAL_RUNTIME_PORT}"  # operations.endpoint's too
+
+
+def _add_local(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--local", nargs="?", const=DEFAULT_LOCAL_URL, metavar="URL",
+                        help="talk to the local runtime server (make serve-local) instead of AWS, "
+                        f"at URL (default {DEFAULT_LOCAL_URL}); dummy credentials, no AWS account")
 
 
 def register(commands: Any) -> None:
@@ -25,7 +34,10 @@ def register(commands: Any) -> None:
         "runs with the one the Inference stack expects (exit 1 when they differ: a rolled-back "
         "or out-of-band update). For each variant on a model record (record = "
         "\"models/<variant>.json\"), compare the live model's ModelDataUrl with the record's S3 "
-        "URI: 'matches models/V.json', or 'DRIFT: runs <uri>, models/V.json says <uri>' and exit 1.")
+        "URI: 'matches models/V.json', or 'DRIFT: runs <uri>, models/V.json says <uri>' and exit 1. "
+        "With --local: the local runtime's state and weights only (no stack or records to "
+        "compare), exit 0 when it answers.")
+    _add_local(status)
     status.set_defaults(func=_endpoint)
     traffic = commands.add_parser(
         "traffic", parents=[common], help="show or shift variant weights at run time",
@@ -36,6 +48,7 @@ def register(commands: Any) -> None:
                          help="new relative weight of a variant (repeat for each variant)")
     traffic.add_argument("--instances", action="append", metavar="VARIANT=COUNT",
                          help="new desired instance count of an instance variant")
+    _add_local(traffic)
     traffic.set_defaults(func=_endpoint)
     report = commands.add_parser(
         "ab-report", parents=[common], help="per-variant metrics, offline metrics and a significance test",

@@ -15,6 +15,12 @@ The deployment config is read with :func:`contract.config.load_config` and manif
 (contract.manifest); nothing here parses either. ``status`` exits 1 when the endpoint is not on
 the stack's config or a live model's artifact differs from its record (another URI, or the
 object at the record's URI overwritten or deleted since promote).
+
+``status --local [URL]`` and ``traffic --local [URL]`` talk to the local runtime server (``make
+serve-local``, default http://127.0.0.1:8081) instead of AWS: :func:`local_clients` is the
+client factory, with dummy credentials, one attempt and short timeouts, and its failures end as
+one CliError that says how to start the server. ``status --local`` shows the endpoint's state
+and weights only: there is no CloudFormation stack, endpoint config or model record locally.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from contract.errors import CliError
 from contract.model_record import ModelRecord
 from contract.names import DEFAULT_REGION, SAGEMAKER_NAMESPACE, Component
 from deployed.aws import aws_call, aws_errors
+from operations.commands import DEFAULT_LOCAL_URL
 
 EXIT_OUT_OF_SYNC = 1
 ENDPOINT_CONFIG_TYPE = "AWS::SageMaker::EndpointConfig"
@@ -50,6 +57,100 @@ def _session(region: str) -> Any:
 
 def _boto3_client(service: str, region: str) -> Any:
     return _session(region).client(service)
+
+
+# --- the local runtime (xgbapi serve) as the endpoint ----------------------------------------
+
+LOCAL_ACCESS_KEY = LOCAL_SECRET_KEY = "local"  # the local runtime checks SigV4 with these
+LOCAL_START_FIX = ("start it with make serve-local (xgbapi serve --config <this config>), or pass "
+                   "the runtime URL it prints: --local http://127.0.0.1:<runtime port>")
+
+
+def local_clients(url: str) -> ClientFactory:
+    """A ClientFactory whose clients talk to the local runtime server at ``url``: the SageMaker
+    API only (the runtime answers DescribeEndpoint and UpdateEndpointWeightsAndCapacities),
+    dummy credentials, one attempt, 2 s to connect and 10 s to answer. A bad URL, a server that
+    is not running or does not serve the config's endpoint is one CliError with the fix."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (
+            parts.port is None or parts.port > 0)
+    except ValueError:  # e.g. a port that is not a number
+        valid = False
+    if not valid:
+        raise CliError(f"--local {url!r} is not an http URL of the local runtime",
+                       f"write e.g. --local {DEFAULT_LOCAL_URL}, or --local alone for that default")
+    base = url.rstrip("/")
+
+    def factory(service: str, region: str) -> Any:
+        if service != "sagemaker":  # status --local never asks; a guard for future commands
+            raise CliError(f"the local runtime does not serve the {service} API",
+                           "run the command without --local against AWS")
+        import botocore.session
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            client = botocore.session.Session().create_client(
+                "sagemaker", region_name=region, endpoint_url=base,
+                aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_SECRET_KEY,
+                config=Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=10))
+        except BotoCoreError as error:  # e.g. AWS_PROFILE names a profile that does not exist
+            raise CliError(f"cannot create a client for the local runtime at {base} ({error})",
+                           "unset AWS_PROFILE or fix ~/.aws/config, then retry") from None
+        return _LocalClient(client, base)
+
+    return factory
+
+
+class _LocalClient:
+    """A botocore client of the local runtime whose failures are CliErrors naming the server."""
+
+    def __init__(self, client: Any, url: str) -> None:
+        self._client = client
+        self._url = url
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            from botocore.exceptions import ConnectionError as BotoConnectionError
+            from botocore.exceptions import HTTPClientError, ReadTimeoutError
+
+            try:
+                return method(*args, **kwargs)
+            except ReadTimeoutError:
+                raise CliError(f"the local runtime at {self._url} did not answer {name} within "
+                               "10 s", "check that the server is not stuck (restart make "
+                               "serve-local)") from None
+            except (BotoConnectionError, HTTPClientError) as error:
+                raise CliError(f"cannot reach the local runtime at {self._url} ({error})",
+                               LOCAL_START_FIX) from None
+            except ClientError as error:
+                raise CliError(f"{name} on the local runtime at {self._url} failed: "
+                               f"{_error_text(error)}", self._fix(error)) from None
+
+        return call
+
+    def _fix(self, error: ClientError) -> str:
+        detail = error.response.get("Error", {})
+        code, message = str(detail.get("Code", "")), str(detail.get("Message", ""))
+        if code == "ValidationException" and message.startswith("Could not find endpoint"):
+            return ("serve this config there (xgbapi serve --config <this config>, or make "
+                    "serve-local CONFIG=<this config>), or pass the --config it serves")
+        if code in ("ValidationException", "ThrottlingException"):
+            return "check the request (--help) and retry"
+        return f"is {self._url} the local runtime (not the API front)? {LOCAL_START_FIX}"
+
+
+def _error_text(error: ClientError) -> str:
+    detail = error.response.get("Error", {})
+    code = detail.get("Code") or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return f"{code} {detail.get('Message', '')}".strip()
 
 
 # --- shared ----------------------------------------------------------------------------------
@@ -171,9 +272,12 @@ def print_weights(config: AppConfig, states: list[VariantState], *, drift_headin
         print(f"\n{in_sync_message}")
 
 
-def status(config: AppConfig, region: str, clients: ClientFactory) -> int:
+def status(config: AppConfig, region: str, clients: ClientFactory, *,
+           local_url: str | None = None) -> int:
     sagemaker = clients("sagemaker", region)
     endpoint = _call("DescribeEndpoint", sagemaker.describe_endpoint, EndpointName=config.endpoint_name)
+    if local_url is not None:
+        return local_status(config, endpoint, local_url)
     stack = config.stack_name(Component.INFERENCE)
     expected = _call("ListStackResources", expected_endpoint_config,
                      cloudformation=clients("cloudformation", region), stack=stack)
@@ -209,6 +313,17 @@ def status(config: AppConfig, region: str, clients: ClientFactory) -> int:
               f"events of {stack} and the rollback alarms; fix, then deploy again.")
         return EXIT_OUT_OF_SYNC
     return EXIT_OUT_OF_SYNC if model_drift else 0
+
+
+def local_status(config: AppConfig, endpoint: dict[str, Any], url: str) -> int:
+    """``status --local``: the local endpoint's state and weights; 0 when it answered."""
+    print(f"endpoint {config.endpoint_name} (local runtime {url}): {endpoint['EndpointStatus']}")
+    print("skipped with --local: the stack's expected endpoint config (CloudFormation) and the "
+          "model records (a local runtime has neither)")
+    print()
+    print_weights(config, describe_variants(endpoint),
+                  drift_heading="weights differ from the config (shifted with `traffic --local`?):")
+    return 0
 
 
 def live_model_data(sagemaker: Any, endpoint_config: str) -> dict[str, str | None]:
@@ -322,7 +437,7 @@ def _assignments(items: Sequence[str] | None, option: str, kind: type) -> dict[s
 
 
 def traffic(config: AppConfig, region: str, clients: ClientFactory, *, weights: Sequence[str] | None,
-            instances: Sequence[str] | None) -> int:
+            instances: Sequence[str] | None, local_url: str | None = None) -> int:
     sagemaker = clients("sagemaker", region)
     endpoint = _call("DescribeEndpoint", sagemaker.describe_endpoint, EndpointName=config.endpoint_name)
     states = describe_variants(endpoint)
@@ -357,12 +472,18 @@ def traffic(config: AppConfig, region: str, clients: ClientFactory, *, weights: 
             f"{d['VariantName']} " + " ".join(f"{k.removeprefix('Desired').lower()}={v:g}"
                                                for k, v in d.items() if k != "VariantName")
             for d in desired))
-        print("SageMaker applies it without a new endpoint config (status Updating, then InService).\n")
+        if local_url is None:
+            print("SageMaker applies it without a new endpoint config (status Updating, then InService).\n")
+        else:
+            print(f"The local runtime at {local_url} applies it at once (no Updating phase) and "
+                  "routes by the new weights; they last until the server stops.\n")
         endpoint = _call("DescribeEndpoint", sagemaker.describe_endpoint, EndpointName=config.endpoint_name)
         states = describe_variants(endpoint)
     print_weights(config, states, drift_heading="WARNING: the endpoint's weights drift from the config:",
                   in_sync_message="weights match the config.")
-    if new_counts:
+    if new_counts and local_url is not None:
+        print("The local runtime records instance counts but serves each variant with one model.")
+    elif new_counts:
         print("Instance counts set here are kept across deploys only for endpoints with autoscaling "
               "(RetainAllVariantProperties); otherwise the next deploy applies the config's instance_count.")
     return 0
@@ -534,13 +655,18 @@ def resolve_region(explicit: str | None, config: AppConfig) -> str:
 
 def execute(args: Any, clients: ClientFactory | None = None) -> int:
     """Run ``status``, ``traffic`` or ``ab-report`` (parsed by ``operations.commands``)."""
+    local_url: str | None = getattr(args, "local", None)
+    if local_url is not None:
+        local_url = local_url.rstrip("/")
+        clients = clients or local_clients(local_url)
     clients = clients or _boto3_client
     config = load_config(args.config)
     region = resolve_region(args.region, config)
     if args.command == "status":
-        return status(config, region, clients)
+        return status(config, region, clients, local_url=local_url)
     if args.command == "traffic":
-        return traffic(config, region, clients, weights=args.weights, instances=args.instances)
+        return traffic(config, region, clients, weights=args.weights, instances=args.instances,
+                       local_url=local_url)
     if not 0 < args.hours <= 24 * 455 or not 0 < args.alpha < 1:
         raise CliError("--hours must be in (0, 10920] (CloudWatch keeps 15 months) and --alpha in (0, 1)",
                        "e.g. --hours 24 --alpha 0.05")
