@@ -609,6 +609,11 @@ def ab_report(config: AppConfig, region: str, clients: ClientFactory, *, hours: 
                  rows))
     print("\nTwo-sided two-proportion z-test (pooled) on the 5XX error rates; offline metrics from "
           "each variant's manifest (test split).")
+    print("Assignment: the preprocessing Lambda assigned each request a variant (target_variant "
+          "pins it; an assignment_key keeps a user on one variant by weighted rendezvous hashing; "
+          "other requests are random by the endpoint's live weights, read every 30 s) and invoked "
+          "it with TargetVariant, so the per-variant metrics above are SageMaker's own. The "
+          "handler's log line says how each request was assigned (assignment, key_hash).")
     if any(test is not None for test in tests.values()) and min(r.errors_5xx for r in reports) < 5:
         print("Note: fewer than 5 errors in a variant; the z-test's normal approximation is rough "
               "there, so widen the window (--hours) before deciding.")
