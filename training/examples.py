@@ -7,15 +7,11 @@ folder under data/:
             measurements (numeric, some missing)
   reviews   10,605 Rotten Tomatoes snippets rated -4..+4 by people: the rating from the text
             (a bag of words; the challenger reads 8000 tokens, the champion 5000: one API, two
-            input specs, each request encoded for the variant it is assigned). Regression on the mean rating, not a positive/negative threshold:
-            the ratings are averages of ten raters, so a threshold would throw away how strong
-            the sentiment is and make the near-zero snippets coin flips; a regression is also
-            scored like the other two examples (RMSE), which keeps one report for all three.
-
-The first variant gets the course hyperparameters; the others shallower trees (max_depth 3), so
-the example A/B test compares two different models and `make train` stays fast and repeatable.
-``xgbapi tune --variant challenger`` replaces a challenger with a tuned one. Afterwards the config
-is loaded the way ``cdk synth`` loads it, so a success here means the stacks will find the runs.
+            input specs, each request encoded for the variant it is assigned). Regression on
+            the mean rating, not a positive/negative threshold: the ratings are averages of ten
+            raters, so a threshold would throw away how strong the sentiment is and make the
+            near-zero snippets coin flips; a regression is also scored like the other two
+            examples (RMSE), which keeps one report for all three.
 """
 
 from __future__ import annotations
