@@ -12,6 +12,11 @@ folder under data/:
             raters, so a threshold would throw away how strong the sentiment is and make the
             near-zero snippets coin flips; a regression is also scored like the other two
             examples (RMSE), which keeps one report for all three.
+
+The first variant gets the course hyperparameters; the others shallower trees (max_depth 3), so
+the example A/B test compares two different models and `make train` stays fast and repeatable.
+``xgbapi tune --variant challenger`` replaces a challenger with a tuned one. Afterwards the config
+is loaded the way ``cdk synth`` loads it, so a success here means the stacks will find the runs.
 """
 
 from __future__ import annotations
