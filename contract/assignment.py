@@ -20,13 +20,16 @@ import random
 from collections.abc import Mapping
 
 PINNED, KEYED, RANDOM = "pinned", "keyed", "random"  # how a request was assigned (the API says)
-_SCALE = 2.0 ** -64
+_SCALE = 2.0 ** -52
 
 
 def unit_hash(variant: str, key: str) -> float:
-    """A number in (0, 1), the same for the same (variant, key) on every machine."""
+    """A number in (0, 1), the same for the same (variant, key) on every machine.
+
+    52 bits of the hash: ``x + 0.5`` is then exact in a float, so the result is never 0 or 1
+    (with 64 bits the largest hashes would round to 1.0 and the score would divide by zero)."""
     digest = hashlib.blake2b(f"{variant}\x00{key}".encode(), digest_size=8).digest()
-    return (int.from_bytes(digest, "big") + 0.5) * _SCALE
+    return ((int.from_bytes(digest, "big") >> 12) + 0.5) * _SCALE
 
 
 def keyed_variant(key: str, weights: Mapping[str, float]) -> str | None:

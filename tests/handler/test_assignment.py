@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from contract.assignment import key_digest, keyed_variant, random_variant
+from contract.assignment import key_digest, keyed_variant, random_variant, unit_hash
 from local.lambda_host import load_service
 from tests.conftest import ROOT
 from tests.handler.support import BASE_ENV, CONTEXT, call, event, ok_response
@@ -67,6 +67,65 @@ def test_zero_weights_are_never_chosen() -> None:
 
     rng = random.Random(3)
     assert {random_variant({"a": 0.0, "b": 2.0}, rng) for _ in range(200)} == {"b"}
+
+
+class FixedDraw:
+    """An rng whose every draw is ``value`` (random.Random's interface as random_variant uses it)."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+@pytest.mark.parametrize(("draw", "chosen"), [
+    (0.0, "a"), (0.2999, "a"), (0.3, "b"), (0.9999, "b"),
+    (1.0, "b"),  # the top of the range: the last variant with a weight, never a zero-weight one
+])
+def test_a_random_draw_picks_by_cumulative_weight(draw: float, chosen: str) -> None:
+    # Weights that do not sum to 1: the draw scales to their total (3 + 7); [0, 0.3) -> a.
+    assert random_variant({"a": 3.0, "b": 7.0, "z": 0.0}, FixedDraw(draw)) == chosen  # type: ignore[arg-type]
+
+
+def test_random_assignment_with_weights_that_do_not_sum_to_one() -> None:
+    import random
+
+    rng = random.Random(11)
+    counts = Counter(random_variant({"champion": 7, "challenger": 3}, rng) for _ in range(2000))
+    assert within_five_standard_errors(counts["champion"], 2000, 0.7), counts
+    assert random_variant({"a": 0, "b": -1}, rng) is None
+
+
+def test_unit_hash_is_never_0_or_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The score divides by -ln(u): u = 0 or 1 would fail, so the hash's lowest value maps to
+    half a step above 0."""
+    import hashlib
+
+    from contract import assignment
+
+    class Digest:
+        def __init__(self, value: bytes) -> None:
+            self.value = value
+
+        def digest(self) -> bytes:
+            return self.value
+
+    monkeypatch.setattr(hashlib, "blake2b", lambda *_, **__: Digest(bytes(8)))
+    assert assignment.unit_hash("champion", "k") == 2.0 ** -53
+    monkeypatch.setattr(hashlib, "blake2b", lambda *_, **__: Digest(b"\x00" * 6 + b"\x10\x00"))
+    assert assignment.unit_hash("champion", "k") == 1.5 * 2.0 ** -52
+    # the highest hash stays below 1 (64 bits scaled to (0, 1) would round to 1.0 here)
+    monkeypatch.setattr(hashlib, "blake2b", lambda *_, **__: Digest(b"\xff" * 8))
+    assert assignment.unit_hash("champion", "k") == 1 - 2.0 ** -53 < 1.0
+
+
+def test_unit_hash_and_key_digest_are_pinned() -> None:
+    # Literal values: a change would move every user to another variant, and break the
+    # correlation of key_hash across log lines written before and after it.
+    assert unit_hash("champion", "user-1") == 0.5656674031441647
+    assert key_digest("user-1") == "06a31ee9777def65"
+    assert key_digest("user-2") != key_digest("user-1") and "user" not in key_digest("user-1")
 
 
 def test_the_same_key_gets_the_same_variant_in_a_fresh_interpreter() -> None:
