@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(commands)
+    # `serve --upstream` forwards the page's requests to the deployed API with the predict
+    # client's signing. local may not import client (tests/test_layout.py): they meet here.
+    from client.upstream import connect
+
+    commands.choices["serve"].set_defaults(connect_upstream=connect)
     return parser
 
 

@@ -5,7 +5,8 @@ the request validator (``Content-Type`` header required; for JSON, the body must
 ``contract.request.REQUEST_SCHEMA``, which the stack's request model is built from too), and
 gateway errors in the ``{"error": ...}`` shape of the stack's gateway responses. Not
 mirrored: IAM/API-key auth and stage throttling (loopback).
-``GET /health`` lists the variants being served.
+``GET /health`` lists the variants being served; ``GET /`` answers the web page and
+``GET /spec`` / ``GET /example`` its documents (local/web.py), which API Gateway does not serve.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from contract.names import API_STAGE, PREDICT_PATH
 from contract.request import REQUEST_SCHEMA
 from local.lambda_host import LambdaHandler
 from local.loopback_http import LoopbackHandler
+from local.web import WebApp
 
 __all__ = ["REQUEST_SCHEMA", "ApiHTTPServer", "LambdaContext", "gateway_error", "proxy_event",
            "validate_request"]
@@ -105,7 +107,10 @@ class _Handler(LoopbackHandler):
     server: ApiHTTPServer
 
     def do_GET(self) -> None:
-        if urlsplit(self.path).path == "/health":
+        page = self.server.web.get(self.path) if self.server.web is not None else None
+        if page is not None:
+            self.respond(*page)
+        elif urlsplit(self.path).path == "/health":
             self.respond(200, {"Content-Type": "application/json"}, json.dumps(self.server.health).encode())
         else:
             self.respond(*gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"))
@@ -138,8 +143,9 @@ class ApiHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], handler: LambdaHandler, health: dict[str, Any],
-                 *, access_log: bool = False) -> None:
+                 *, access_log: bool = False, web: WebApp | None = None) -> None:
         super().__init__(address, _Handler)
         self.handler = handler
         self.health = health
         self.access_log = access_log
+        self.web = web
