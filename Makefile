@@ -12,6 +12,9 @@ UV := .venv/bin/uv
 EXAMPLE ?= diabetes
 CONFIG ?= $(if $(filter diabetes,$(EXAMPLE)),config/default.toml,config/$(EXAMPLE).toml)
 PREPARED ?= $(if $(filter diabetes,$(EXAMPLE)),data/prepared,data/prepared-$(EXAMPLE))
+# make screenshot shows the reviews example unless EXAMPLE is given (make train EXAMPLE=reviews first).
+SCREENSHOT_CONFIG := $(if $(filter command line environment,$(origin EXAMPLE)),$(CONFIG),config/reviews.toml)
+SCREENSHOT_PREPARED := $(if $(filter command line environment,$(origin EXAMPLE)),$(PREPARED),data/prepared-reviews)
 # Regions cfn-lint checks the environment-agnostic templates for.
 LINT_REGIONS ?= us-east-1
 # The CLI pinned in package.json (what `npx cdk` runs), called directly to skip npx start-up.
@@ -20,7 +23,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help demo serve-local bench-local status ab-report install lock train synth test snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler bench-encoding clean
+.PHONY: help demo serve-local screenshot bench-local status ab-report install lock train synth test mutate snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler bench-encoding clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -32,9 +35,13 @@ demo: install  ## the product end to end on loopback: train, synth, serve, send 
 	@$(MAKE) --no-print-directory synth
 	@echo "==> [3/3] serving the request path on loopback and sending the held-out test rows"
 	$(XGBAPI) demo --config $(CONFIG) --prepared $(PREPARED)
+	@echo "try the model in a browser: make serve-local$(if $(filter-out diabetes,$(EXAMPLE)), EXAMPLE=$(EXAMPLE)), then open http://127.0.0.1:$(or $(API_PORT),8080)/ (docs/web.md)"
 
-serve-local: install  ## POST /predict on loopback (API_PORT, RUNTIME_PORT: default 8080, 8081) until Ctrl-C
-	$(XGBAPI) serve --config $(CONFIG) $(if $(API_PORT),--api-port $(API_PORT)) $(if $(RUNTIME_PORT),--runtime-port $(RUNTIME_PORT))
+serve-local: install  ## POST /predict and the web page on loopback (API_PORT, RUNTIME_PORT: default 8080, 8081) until Ctrl-C
+	$(XGBAPI) serve --config $(CONFIG) --prepared $(PREPARED) $(if $(API_PORT),--api-port $(API_PORT)) $(if $(RUNTIME_PORT),--runtime-port $(RUNTIME_PORT))
+
+screenshot: install  ## docs/web.png: the web page of the trained EXAMPLE (default reviews) in headless Chromium
+	$(PY) tests/web/screenshot.py --config $(SCREENSHOT_CONFIG) --prepared $(SCREENSHOT_PREPARED) --out docs/web.png
 
 install: .venv/.installed node_modules/.installed  ## venv at .venv with the pinned set + xgbapi + the pinned CDK CLI
 
@@ -69,6 +76,10 @@ synth: install  ## cdk synth every stack into cdk.out/ (cdk-nag on; CFN_LINT=1 a
 test: install  ## the whole offline test suite, on both cores; prints its wall time
 	@start=$$(date +%s); $(PY) -m pytest -q -n $(or $(JOBS),2) --dist worksteal; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
+
+mutate: install  ## mutation testing (mutmut) per module: MODULE=path for one, FRESH=1 starts over (not in make test)
+	@start=$$(date +%s); $(PY) tests/mutation/mutate.py $(MODULE); status=$$?; \
+	echo "make mutate: $$(( $$(date +%s) - start )) s"; exit $$status
 
 snapshot-update:  install  ## re-baseline the template snapshots (review the diff!)
 	$(PY) -m pytest -q tests/infrastructure/test_snapshots.py --snapshot-update

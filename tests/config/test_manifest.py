@@ -94,3 +94,42 @@ def test_raw_fields_round_trip_with_their_encodings(tmp_path):
     assert not loaded.input_spec.plain_numeric and loaded.input_spec.content_type == "text/libsvm"
     manifest.write(loaded, tmp_path)
     assert manifest.load(tmp_path) == loaded
+
+
+def test_loaded_values_and_the_written_layout(tmp_path):
+    loaded = manifest.load(CHALLENGER)
+    assert (loaded.framework_version, loaded.xgboost_version, loaded.target) == ("3.0-5", "3.0.5", "y")
+    updated = loaded.with_updates(metrics={"rmse": 1, "r2": 0.5})
+    assert updated.metrics == {"rmse": 1.0, "r2": 0.5} and isinstance(updated.metrics["rmse"], float)
+    text = manifest.write(updated, tmp_path).read_text()
+    assert text.startswith('{\n  "schema_version": 2,\n  "source": {\n    "kind": "local",\n')
+    assert text.endswith('      "type": "numeric"\n    }\n  ]\n}\n')  # two-space indent, one newline
+
+
+def test_input_format_defaults_to_csv_and_version_1_ignores_it():
+    data = json.loads(CHALLENGER.read_text())
+    assert manifest.parse({**data, "schema_version": 2}, "m.json").input_format == "csv"
+    assert manifest.parse({**data, "input_format": "libsvm"}, "m.json").input_format == "csv"
+    assert manifest.parse({**data, "schema_version": 2, "input_format": "libsvm"},
+                          "m.json").input_format == "libsvm"
+
+
+def test_errors_name_the_file_they_come_from(tmp_path):
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({**json.loads(CHALLENGER.read_text()), "schema_version": 9}))
+    with pytest.raises(ManifestError, match="^" + str(path).replace(".", r"\.") + ": schema_version: is 9"):
+        manifest.load(path)
+    with pytest.raises(ManifestError) as caught:
+        manifest.load(CHALLENGER).with_updates(model_data="http://x/y")
+    assert str(caught.value) == "<updated manifest>: model_data: must be an s3://bucket/key URI or null"
+
+
+def test_artifact_path_from_the_manifest_file_or_its_run_directory(tmp_path):
+    loaded = manifest.load(CHALLENGER)
+    run = tmp_path / "run"
+    assert manifest.artifact_path(loaded, run / "manifest.json") == run / "model.tar.gz"  # not written yet
+    run.mkdir()
+    assert manifest.artifact_path(loaded, run) == run / "model.tar.gz"
+    (run / "other.json").write_text("{}")
+    assert manifest.artifact_path(loaded, run / "other.json") == run / "model.tar.gz"
+    assert manifest.artifact_path(manifest.load(CHAMPION), CHAMPION) is None  # in S3, no local file

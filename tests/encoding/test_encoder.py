@@ -115,3 +115,22 @@ def test_the_fast_column_counts_equal_tokenize_then_lookup(text: str, stop_words
     line = Encoder(spec).encode({"t": text}, text=False)
     entries = [f"{j - 6}:{1 if binary else reference[j]}" for j in sorted(reference)]
     assert line == " ".join(["0:1", *entries, f"{len(VOCABULARY) + 1}:1"])
+
+
+def test_raw_cells_and_json_rows_round_trip_a_prepared_row() -> None:
+    from contract.encoding import json_row, numeric_spec
+
+    assert [raw_cell(v) for v in (None, True, False, float("nan"), 1.5, 7, "Dream")] == [
+        "", "true", "false", "", "1.5", "7", "Dream"]
+    spec = InputSpec((Field("size"), Field("island", "categorical", categories=("Biscoe", "Dream")),
+                      Field("review", "text", vocabulary=("good",))), "csv")
+    assert json_row(spec, ["1.5", "Dream", "good film"]) == {"size": 1.5, "island": "Dream",
+                                                             "review": "good film"}
+    assert json_row(spec, ["", "", ""]) == {"size": None, "island": None, "review": ""}
+    with pytest.raises(ValueError):
+        json_row(spec, ["1.5", "Dream"])  # one cell per field
+    with pytest.raises(EncodingError) as caught:
+        json_row(spec, ["x", "Dream", ""])
+    assert (caught.value.field, caught.value.code) == ("size", "wrong_kind")
+    plain = numeric_spec(["a", "b"])
+    assert plain == InputSpec((Field("a"), Field("b")), "csv") and plain.plain_numeric

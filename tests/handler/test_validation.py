@@ -86,6 +86,10 @@ CASES = [
      422, "wrong_arity", "row 1 has 2 fields; expected 3", 1, None),
     ("csv nan", dict(body="1,nan,3", content_type="text/csv"),
      422, "non_finite_value", "row 0, column 1 (f1) is not finite", 0, "f1"),
+    # inf / Infinity in any case and sign: the non-finite code, as for NaN (docs/api.md)
+    *[(f"csv {text}", dict(body=f"1,2,{text}", content_type="text/csv"),
+       422, "non_finite_value", "row 0, column 2 (f2) is not finite", 0, "f2")
+      for text in ("inf", "-inf", "+Infinity", "INF", "-Infinity", "NaN")],
     ("csv boolean", dict(body="1,2,true", content_type="text/csv"),
      422, "boolean_value", "row 0, column 2 (f2) is a boolean", 0, "f2"),
     ("csv overflow", dict(body="1,2,1e39", content_type="text/csv"),

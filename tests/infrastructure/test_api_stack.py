@@ -36,7 +36,14 @@ def test_lambda_may_invoke_only_this_endpoint_and_write_its_own_logs(synthesized
     invoke = [s for s in statements
               if s["Action"] == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]]
     assert len(invoke) == 1
-    assert invoke[0]["Resource"]["Fn::GetStackOutput"]["StackName"] == "xgb-test-inference"
+    # The resource is the endpoint's ARN: the Inference stack's output of {"Ref": <the
+    # AWS::SageMaker::Endpoint>} (Ref of an endpoint is its ARN; its name would be a policy that
+    # matches nothing).
+    reference = invoke[0]["Resource"]["Fn::GetStackOutput"]
+    assert reference["StackName"] == "xgb-test-inference"
+    inference = synthesized.template("inference")
+    assert inference["Outputs"][reference["OutputName"]]["Value"] == {"Ref": "Endpoint"}
+    assert inference["Resources"]["Endpoint"]["Type"] == "AWS::SageMaker::Endpoint"
     logs = [s for s in statements if s is not invoke[0]]
     (log_group_id,) = template.find_resources("AWS::Logs::LogGroup", {
         "Properties": {"LogGroupName": Match.absent()}}).keys() & {

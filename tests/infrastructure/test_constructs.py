@@ -144,9 +144,11 @@ def test_prediction_api_lambda_follows_the_contract():
         names.HandlerEnv.ENDPOINT_NAME: "ep", names.HandlerEnv.FEATURE_NAMES: '["a","b"]',
         names.HandlerEnv.VARIANTS: '[{"name":"champion","weight":1.0}]'}
     (policy,) = template.find_resources("AWS::IAM::Policy").values()
-    assert [s["Action"] for s in policy["Properties"]["PolicyDocument"]["Statement"]] == [
-        ["logs:CreateLogStream", "logs:PutLogEvents"],
-        ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]]
+    logs, invoke = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert invoke == {"Action": ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
+                      "Effect": "Allow",
+                      "Resource": "arn:aws:sagemaker:us-east-1:111111111111:endpoint/ep"}
 
 
 def test_prediction_api_route_stage_and_request_model_follow_the_contract():

@@ -133,6 +133,14 @@ def test_lambda_environment_and_api_route(deployed):
     variables = function["Environment"]["Variables"]
     assert json.loads(variables["FEATURE_NAMES"]) == ["f0", "f1", "f2"]
     assert variables["ENDPOINT_NAME"] == outputs(aws, "xgb-test-inference")["EndpointName"]
+    # The function's role may call the endpoint by its ARN (a policy on the name matches nothing).
+    endpoint = aws["sagemaker"].describe_endpoint(EndpointName=variables["ENDPOINT_NAME"])
+    role_name = function["Role"].rsplit("/", 1)[1]
+    statements = [s for name in aws["iam"].list_role_policies(RoleName=role_name)["PolicyNames"]
+                  for s in _document(aws, role_name, name)["Statement"]]
+    (invoke,) = [s for s in statements if "sagemaker:InvokeEndpoint" in s["Action"]]
+    assert endpoint["EndpointArn"].startswith("arn:aws:sagemaker:us-east-1:")
+    assert invoke["Resource"] == endpoint["EndpointArn"]
     (api,) = [a for a in aws["apigateway"].get_rest_apis()["items"] if a["name"] == "xgb-test-predictions"]
     resources = {r["path"]: r for r in aws["apigateway"].get_resources(restApiId=api["id"])["items"]}
     method = aws["apigateway"].get_method(restApiId=api["id"], resourceId=resources["/predict"]["id"],

@@ -52,11 +52,18 @@ def test_every_prediction_equals_xgboost_for_the_variant_that_served_it(deployme
 
 
 def test_target_variant_pins_the_variant(deployment, client):
+    """A pinned request is served by the pinned variant's model, not only under its name."""
     features, _ = deployment.prepared.load_test()
-    row = instances(deployment, features[:1])
-    for _ in range(30):
-        status, _, body, _ = client.predict({"instances": row, "target_variant": "challenger"})
-        assert (status, body["variant"]) == (200, "challenger")
+    rows = features[:5]
+    expected = {v: expected_predictions(deployment, v, rows) for v in ("champion", "challenger")}
+    # The two models answer these rows differently, so the predictions tell who served them.
+    assert not np.allclose(expected["champion"], expected["challenger"], atol=1e-3)
+    for variant in ("champion", "challenger"):
+        for _ in range(15):
+            status, _, body, _ = client.predict({"instances": instances(deployment, rows),
+                                                 "target_variant": variant})
+            assert (status, body["variant"]) == (200, variant)
+            assert np.allclose(body["predictions"], expected[variant], atol=1e-6, rtol=0)
 
 
 def test_weights_split_the_traffic_70_30(deployment, client):

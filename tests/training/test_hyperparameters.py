@@ -8,6 +8,16 @@ from contract.errors import CliError
 from training.hyperparameters import DEFAULT_RANGES, DEFAULTS, Range, parse_ranges, with_overrides
 
 
+def test_the_defaults_are_the_course_values() -> None:
+    # Literal values: the course's hyperparameters are the contract, not whatever DEFAULTS holds.
+    assert DEFAULTS == {
+        "max_depth": "5", "eta": "0.2", "gamma": "4", "min_child_weight": "6", "subsample": "0.8",
+        "objective": "reg:squarederror", "eval_metric": "rmse", "early_stopping_rounds": "10",
+        "num_round": "200",
+    }
+    assert with_overrides([]) == DEFAULTS
+
+
 def test_overrides_keep_strings_and_the_rest_of_the_defaults() -> None:
     result = with_overrides(["max_depth=3", "eta = 0.1"])
     assert result == {**DEFAULTS, "max_depth": "3", "eta": "0.1"}

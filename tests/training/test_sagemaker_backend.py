@@ -401,19 +401,97 @@ DRY_RUN_OPERATIONS = {"train": ["CreateTrainingJob"], "tune": ["CreateHyperParam
 
 
 def _normalized(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Only the SDK's timestamp in a training job name differs between two runs; the run id (job
-    names, S3 prefixes) is fixed by the tests."""
+    """Only the SDK's timestamp in a training job name (and so in its model's S3 key) differs
+    between two runs; the run id (job names, S3 prefixes) is fixed by the tests."""
     for document in documents:
         parameters = document["parameters"]
         if "TrainingJobName" in parameters:
             parameters["TrainingJobName"] = _SDK_TIMESTAMP.sub("-<timestamp>", parameters["TrainingJobName"])
+        container = parameters.get("PrimaryContainer", {})
+        if "ModelDataUrl" in container:
+            container["ModelDataUrl"] = re.sub(r"-\d{14}/output/", "-<timestamp>/output/",
+                                               container["ModelDataUrl"])
     return documents
 
 
 def _sent(aws: Aws, operations: list[str]) -> list[dict[str, Any]]:
-    """What the real submission sent, through the dry run's own JSON rendering."""
-    requests = [dry_run.Request(operation, aws.request(operation)) for operation in operations]
-    return _normalized(dry_run.parse(dry_run.render(requests)))
+    """What the real submission sent, as botocore received it (not through the dry run's rendering)."""
+    return _normalized([{"operation": operation, "parameters": copy.deepcopy(aws.request(operation))}
+                        for operation in operations])
+
+
+def _channels(input_mode: bool) -> list[dict[str, Any]]:
+    return [{"ChannelName": channel, "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": f"s3://{BUCKET}/datasets/{RUN_ID}/{channel}/",
+                "S3DataDistributionType": "FullyReplicated"}},
+             "ContentType": "text/csv", **({"InputMode": "File"} if input_mode else {})}
+            for channel in ("train", "validation")]
+
+
+def expected_requests(command: str, key: str) -> list[dict[str, Any]]:
+    """The requests each command sends, written out: the contract the dry run and the real
+    submission are both held to (literal values, not the code's own constants)."""
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+    algorithm = {"TrainingInputMode": "File", "TrainingImage": image}
+    output = {"KmsKeyId": key, "CompressionType": "GZIP"}
+    resources = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10,
+                 "VolumeKmsKeyId": key}
+    if command == "train":
+        return [{"operation": "CreateTrainingJob", "parameters": {
+            "TrainingJobName": "xgb-demo-champion-1a2b3c-<timestamp>",
+            "HyperParameters": {"max_depth": "5", "eta": "0.2", "gamma": "4", "min_child_weight": "6",
+                                "subsample": "0.8", "objective": "reg:squarederror",
+                                "eval_metric": "rmse", "early_stopping_rounds": "10",
+                                "num_round": "200"},
+            "AlgorithmSpecification": algorithm, "RoleArn": ROLE,
+            "InputDataConfig": _channels(input_mode=True),
+            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/models/champion/", **output},
+            "ResourceConfig": resources, "StoppingCondition": {"MaxRuntimeInSeconds": 3600}}}]
+    if command == "tune":
+        def auto(name: str, low: str, high: str) -> dict[str, str]:
+            return {"Name": name, "MinValue": low, "MaxValue": high, "ScalingType": "Auto"}
+
+        return [{"operation": "CreateHyperParameterTuningJob", "parameters": {
+            "HyperParameterTuningJobName": "xgb-demo-20261127220501-1a2b3c",
+            "HyperParameterTuningJobConfig": {
+                "Strategy": "Bayesian",
+                "ResourceLimits": {"MaxParallelTrainingJobs": 3, "MaxNumberOfTrainingJobs": 20},
+                "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "validation:rmse"},
+                "ParameterRanges": {
+                    "IntegerParameterRanges": [auto("max_depth", "3", "12")],
+                    "ContinuousParameterRanges": [auto("eta", "0.05", "0.5"),
+                                                  auto("min_child_weight", "2", "8"),
+                                                  auto("subsample", "0.5", "0.9"),
+                                                  auto("gamma", "0", "10")]},
+                "TrainingJobEarlyStoppingType": "Off"},
+            "TrainingJobDefinition": {
+                "AlgorithmSpecification": algorithm, "RoleArn": ROLE,
+                "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/models/challenger/", **output},
+                "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                "StaticHyperParameters": {"objective": "reg:squarederror", "eval_metric": "rmse",
+                                          "early_stopping_rounds": "10", "num_round": "200"},
+                "InputDataConfig": _channels(input_mode=False),
+                "ResourceConfig": resources}}}]
+    name = f"xgb-demo-eval-{RUN_ID}"
+    return [
+        {"operation": "CreateModel", "parameters": {
+            "ModelName": name, "ExecutionRoleArn": ROLE,
+            "PrimaryContainer": {"Image": image, "ModelDataUrl": (
+                f"s3://{BUCKET}/models/champion/xgb-demo-champion-1a2b3c-<timestamp>/output/model.tar.gz")}}},
+        {"operation": "CreateTransformJob", "parameters": {
+            "TransformJobName": name, "ModelName": name,
+            "TransformInput": {
+                "DataSource": {"S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": f"s3://{BUCKET}/batch-transform/{RUN_ID}/input/test.csv"}},
+                "ContentType": "text/csv", "CompressionType": "None", "SplitType": "Line"},
+            "TransformOutput": {"S3OutputPath": f"s3://{BUCKET}/batch-transform/{RUN_ID}/output/",
+                                "Accept": "text/csv", "AssembleWith": "Line", "KmsKeyId": key},
+            "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                                   "VolumeKmsKeyId": key},
+            "BatchStrategy": "MultiRecord", "MaxPayloadInMB": 6}},
+    ]
 
 
 @pytest.mark.parametrize("command", ["train", "tune", "evaluate"])
@@ -446,8 +524,10 @@ def test_the_dry_run_prints_exactly_what_the_real_submission_sends(
     assert (sorted(p.relative_to(aws.runs_dir) for p in aws.runs_dir.rglob("*"))
             if aws.runs_dir.exists() else []) == runs_before
 
+    # What the dry run printed is the written-out request; so is what the real submission sends.
+    assert _normalized(printed) == expected_requests(command, aws.key_arn)
     assert main(aws.args(command, prepared)) == 0
-    assert _normalized(printed) == _sent(aws, DRY_RUN_OPERATIONS[command])
+    assert _sent(aws, DRY_RUN_OPERATIONS[command]) == expected_requests(command, aws.key_arn)
 
 
 class _NoNetwork:

@@ -1,0 +1,229 @@
+"""`make mutate`: mutation testing (mutmut 3) of the modules whose bugs cost most, one at a time.
+
+Usage: ``python tests/mutation/mutate.py [MODULE ...]`` (``make mutate [MODULE=path]``); no
+argument runs every module of ``MODULES``. Not part of ``make test``.
+
+Each module runs in its own work folder, ``.mutation/<module>/`` (git-ignored): links to this
+checkout, a generated ``setup.cfg`` (mutmut's settings: the one file to mutate, the tests that
+exercise it) and mutmut's ``mutants/`` copy of the project. mutmut rewrites every function of
+the module into a trampoline with all its mutants, runs the selected tests once to learn which
+test reaches which function, then runs, per mutant, only those tests (in a process forked per
+mutant, ``--max-children`` at a time).
+
+Runs are incremental: mutmut keeps a killed mutant's verdict while its function is unchanged.
+Every mutant not killed is re-tested on each run, so a new test counts at once. ``FRESH=1``
+deletes the work folder first (a full run; use it after deleting or weakening a test).
+
+The score per module is killed / (mutants - listed equivalents). A mutant that survives and is
+not listed in ``equivalent.txt`` (beside this file, one line each: the mutant's name, ``|``,
+why no test can tell it apart) fails the run, and so does a listed one that no longer survives
+(the list stays true). Exit 1 on either, or on a score under ``GOAL``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / ".mutation"
+EQUIVALENT = Path(__file__).with_name("equivalent.txt")
+MUTMUT = Path(sys.executable).with_name("mutmut")
+GOAL = 0.90
+# What the mutated copy of the project needs to run the selected tests: the packages (copied
+# by mutmut; .py files again on every run) and the rest (copied again on every run).
+SOURCE_PATHS = ["contract", "lambda", "local", "training", "client", "operations", "deployed", "tools",
+                "cli", "stacks"]
+ALSO_COPY = ["config", "cdk.json", "app.py"]
+# The handler's modules are imported as ``preprocessing.<module>`` (the Lambda asset's root is
+# on sys.path): the work folder links that package at its top level, so mutmut's module names
+# are the ones the tests import (the mutated copy comes first on sys.path).
+HANDLER = "lambda/preprocess/preprocessing"
+# The listing tests read the modules' source for their refusals: in the mutated copy that source
+# is mutmut's trampolines, so they are left out (they test the source, not the behaviour).
+PYTEST_ARGS = ["-q", "-p", "no:xdist", "-p", "no:randomly",
+               "--deselect", "tests/config/test_refusals.py::test_every_config_refusal_has_a_test",
+               "--deselect", "tests/config/test_refusals.py::test_every_manifest_refusal_has_a_test"]
+
+
+@dataclass(frozen=True)
+class Module:
+    path: str  # as the work folder sees it (preprocessing/... for the handler)
+    tests: tuple[str, ...]  # pytest selection: the fast tests that exercise the module
+    # The CDK's jsii runtime is a node process behind a pipe: a process forked from one that
+    # started it cannot use it. The constructs' mutants run in workers forked from a clean
+    # fork server instead, each starting its own (a few seconds more per mutant).
+    jsii: bool = False
+
+
+MODULES = {
+    "contract/config.py": Module("contract/config.py", ("tests/config",)),
+    "contract/manifest.py": Module("contract/manifest.py", ("tests/config",)),
+    "contract/assignment.py": Module("contract/assignment.py", ("tests/handler",)),
+    "contract/encoding.py": Module("contract/encoding.py", (
+        "tests/encoding", "tests/handler", "tests/config/test_refusals.py", "tests/config/test_manifest.py",
+        "tests/training/test_raw_prepare.py")),
+    **{f"{HANDLER}/{name}.py": Module(f"preprocessing/{name}.py", ("tests/handler",))
+       for name in ("csv_rows", "json_rows", "raw_rows", "request", "endpoint", "service",
+                    "settings", "weights")},
+    "stacks/api/prediction_api.py": Module(
+        "stacks/api/prediction_api.py",
+        ("tests/infrastructure/test_constructs.py", "tests/infrastructure/test_api_stack.py"), jsii=True),
+    "stacks/inference/endpoint.py": Module(
+        "stacks/inference/endpoint.py",
+        ("tests/infrastructure/test_constructs.py", "tests/infrastructure/test_inference_stack.py"),
+        jsii=True),
+    "stacks/storage/execution_role.py": Module(
+        "stacks/storage/execution_role.py",
+        ("tests/infrastructure/test_constructs.py", "tests/infrastructure/test_data_stack.py",
+         "tests/infrastructure/test_inference_stack.py"), jsii=True),
+}
+
+
+def slug(module: str) -> str:
+    return module.replace("/", "-").removesuffix(".py")
+
+
+def setup_cfg(module: Module) -> str:
+    def listing(values: list[str] | tuple[str, ...]) -> str:
+        return "".join(f"\n    {value}" for value in values)
+
+    sources = [*SOURCE_PATHS, *(["preprocessing"] if module.path.startswith("preprocessing/") else [])]
+    return (
+        "[mutmut]\n"
+        f"source_paths ={listing(sources)}\n"
+        f"only_mutate ={listing([module.path])}\n"
+        f"also_copy ={listing(ALSO_COPY)}\n"
+        f"pytest_add_cli_args_test_selection ={listing(module.tests)}\n"
+        f"pytest_add_cli_args ={listing(PYTEST_ARGS)}\n"
+        "use_git_change_detection = false\n"
+        + ("process_isolation = forkserver\nforkserver_warmup = none\n" if module.jsii else "")
+    )
+
+
+def prepare(module: Module, work: Path) -> None:
+    """The work folder: links to the checkout, mutmut's settings, the asset's contract link."""
+    work.mkdir(parents=True, exist_ok=True)
+    links = {name: ROOT / name for name in [*SOURCE_PATHS, *ALSO_COPY, "tests", "pyproject.toml"]}
+    links["preprocessing"] = ROOT / HANDLER
+    for name, target in links.items():
+        link = work / name
+        if not link.is_symlink():
+            link.symlink_to(target)
+    (work / "setup.cfg").write_text(setup_cfg(module))
+    # The asset's contract is a symlink to ../../contract: mutmut copies the packages without
+    # following it, so link it again inside the copy (the mutated contract, not the original).
+    asset_contract = work / "mutants" / "lambda" / "preprocess" / "contract"
+    asset_contract.parent.mkdir(parents=True, exist_ok=True)
+    if not asset_contract.is_symlink():
+        asset_contract.symlink_to(Path("..") / ".." / "contract")
+
+
+def meta_path(module: Module, work: Path) -> Path:
+    return work / "mutants" / f"{module.path}.meta"
+
+
+def retest_survivors(module: Module, work: Path) -> None:
+    """Forget every verdict but "killed": mutmut keeps verdicts, and a new test may kill them."""
+    path = meta_path(module, work)
+    if not path.exists():
+        return
+    meta = json.loads(path.read_text())
+    meta["exit_code_by_key"] = {key: code if code in (1, 3) else None
+                                for key, code in meta["exit_code_by_key"].items()}
+    path.write_text(json.dumps(meta, indent=4))
+
+
+def equivalents() -> dict[str, str]:
+    listed: dict[str, str] = {}
+    for number, line in enumerate(EQUIVALENT.read_text().splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, sep, why = (part.strip() for part in line.partition("|"))
+        if not sep or not why:
+            raise SystemExit(f"{EQUIVALENT.name}:{number}: write '<mutant name> | <why it is equivalent>'")
+        listed[name] = why
+    return listed
+
+
+def run(name: str, module: Module, jobs: int, fresh: bool) -> tuple[str, bool]:
+    work = WORK / slug(name)
+    if fresh and work.exists():
+        shutil.rmtree(work)
+    prepare(module, work)
+    retest_survivors(module, work)
+    log = work / "mutmut.log"
+    start = time.monotonic()
+    with log.open("w") as out:
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        code = subprocess.run([str(MUTMUT), "run", "--max-children", str(jobs)], cwd=work, env=env,
+                              stdout=out, stderr=subprocess.STDOUT).returncode
+    seconds = time.monotonic() - start
+    if code != 0 or not meta_path(module, work).exists():
+        return f"{name}: mutmut failed (exit {code}); see {log.relative_to(ROOT)}", False
+    verdicts = json.loads(meta_path(module, work).read_text())["exit_code_by_key"]
+    killed = sorted(k for k, c in verdicts.items() if c in (1, 3))
+    others = {k: c for k, c in verdicts.items() if c not in (1, 3)}
+    listed = {k: why for k, why in equivalents().items() if k.startswith(mangled_prefix(module))}
+    unexplained = sorted(k for k in others if k not in listed)
+    stale = sorted(k for k in listed if k not in others)
+    equivalent = len(others) - len(unexplained)
+    considered = len(verdicts) - equivalent
+    score = len(killed) / considered if considered else 1.0
+    ok = score >= GOAL and not unexplained and not stale
+    lines = [f"{name}: {score:.1%} killed ({len(killed)} of {considered}; {len(verdicts)} mutants, "
+             f"{equivalent} listed equivalent) in {seconds:.0f} s"]
+    status = {0: "survived", 33: "no tests", 34: "skipped", 24: "timeout", 36: "timeout"}
+    for key in unexplained:
+        lines.append(f"    not killed, not listed: {key} ({status.get(others[key], f'exit {others[key]}')})")
+        lines += [f"        {line}" for line in changed_lines(work, module, key)]
+    lines += [f"    listed in {EQUIVALENT.name} but killed or gone: {k}" for k in stale]
+    return "\n".join(lines), ok
+
+
+def changed_lines(work: Path, module: Module, key: str) -> list[str]:
+    """The mutant's diff, its changed lines only (what ``mutmut show`` prints, without a process
+    per mutant)."""
+    from mutmut.configuration import reset_config
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    here = Path.cwd()
+    os.chdir(work)
+    try:
+        reset_config()
+        shown = get_diff_for_mutant(key, path=module.path)
+    finally:
+        os.chdir(here)
+    return [line for line in shown.splitlines()
+            if line[:1] in "-+" and not line.startswith(("---", "+++"))]
+
+
+def mangled_prefix(module: Module) -> str:
+    return module.path.removesuffix(".py").replace("/", ".") + "."
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(MODULES)
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        print(f"error: no mutation settings for {', '.join(unknown)}; one of: {', '.join(MODULES)}",
+              file=sys.stderr)
+        return 2
+    jobs = int(os.environ.get("JOBS", os.cpu_count() or 2))
+    fresh = os.environ.get("FRESH") == "1"
+    ok = True
+    for name in names:
+        report, passed = run(name, MODULES[name], jobs, fresh)
+        print(report, flush=True)
+        ok = ok and passed
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
