@@ -13,6 +13,7 @@ from typing import NoReturn
 import pytest
 
 from contract.errors import CliError
+from tests.conftest import ROOT
 from training import example_data
 
 PENGUIN_COLUMNS = ["species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm",
@@ -20,10 +21,12 @@ PENGUIN_COLUMNS = ["species", "island", "bill_length_mm", "bill_depth_mm", "flip
 
 
 @pytest.fixture(scope="session")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One cache per session and per xdist worker (each worker has its own base temp directory),
-    so each archive is downloaded once per worker and no two processes write one cache."""
-    cache_dir = tmp_path_factory.mktemp("example-data")
+def cache() -> Path:
+    """The repository's own cache (data/cache, git-ignored), shared with the parity tests and
+    make demo: each archive is downloaded once per clone. Writers are safe side by side (each
+    file is built in a temporary place and moved in whole), and tests that change or break a
+    cache work on a private copy (cache_copy)."""
+    cache_dir = ROOT / "data" / "cache"
     example_data.penguins_csv(cache_dir)
     example_data.reviews_csv(cache_dir)
     return cache_dir
