@@ -481,17 +481,7 @@ def resolve_target(args: argparse.Namespace, config: Any) -> Target:
                        "https://abc123.execute-api.us-east-1.amazonaws.com/v1/predict")
     target = Target(url=url, auth=auth, region=region)
     if auth == "iam":
-        if not region:
-            region = _session().region_name
-            if not region:
-                raise CliError("no region to sign the request for", "pass --region")
-            target.region = region
-        credentials = _session().get_credentials()
-        if credentials is None:
-            raise CliError("no AWS credentials found to sign the request (api.auth is iam)",
-                           "configure the AWS credential chain (aws configure, AWS_PROFILE, "
-                           "aws sso login, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
-        target.credentials = credentials
+        sign_as_user(target, requests="the request", asked_by="api.auth is iam")
     elif auth == "api_key":
         if not key:
             raise CliError("the API uses API keys (api.auth is api_key) but no key was given",
@@ -499,6 +489,22 @@ def resolve_target(args: argparse.Namespace, config: Any) -> Target:
                            "--include-values lists the stack's key)")
         target.api_key = key
     return target
+
+
+def sign_as_user(target: Target, *, requests: str, asked_by: str) -> None:
+    """Give an iam ``target`` its region (the AWS configuration's when it names none) and the
+    credential chain's credentials; a one-line CliError when either is missing. ``requests``
+    says what is signed ("the request"), ``asked_by`` why it is signed ("api.auth is iam")."""
+    session = _session()
+    target.region = target.region or session.region_name
+    if not target.region:
+        raise CliError(f"no region to sign {requests} for", "pass --region")
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise CliError(f"no AWS credentials found to sign {requests} ({asked_by})",
+                       "configure the AWS credential chain (aws configure, AWS_PROFILE, "
+                       "aws sso login, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+    target.credentials = credentials
 
 
 def _session() -> Any:

@@ -62,16 +62,7 @@ def connect(url: str, auth: str | None, region: str | None, config: Any) -> Upst
     region = region or (host[1] if host else None) or (config.region if config is not None else None)
     target = Target(url=target_url, auth=chosen, region=region)
     if chosen == "iam":
-        session = predict._session()
-        target.region = target.region or session.region_name
-        if not target.region:
-            raise CliError("no region to sign the requests for", "pass --region")
-        credentials = session.get_credentials()
-        if credentials is None:
-            raise CliError("no AWS credentials found to sign the requests (--auth iam)",
-                           "configure the AWS credential chain (aws configure, AWS_PROFILE, "
-                           "aws sso login, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
-        target.credentials = credentials
+        predict.sign_as_user(target, requests="the requests", asked_by="--auth iam")
     elif chosen == "api_key":
         key = os.environ.get(API_KEY_ENV)
         if not key:
