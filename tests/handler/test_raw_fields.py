@@ -135,6 +135,9 @@ def test_bad_json_bodies(libsvm_service: Any) -> None:
     assert bad(libsvm_service, event({"instances": [[1, "Biscoe", "good"]]}))["code"] == \
         "invalid_instance"
     assert bad(libsvm_service, event({"rows": []}))["code"] == "unknown_field"
+    # the same top-level checks as the numeric parser (preprocessing.request.check_document)
+    assert bad(libsvm_service, event({"inference_id": "x"}))["code"] == "missing_instances"
+    assert bad(libsvm_service, event({"instances": {}}))["code"] == "invalid_instances"
 
 
 def test_unseen_category_under_the_reject_policy(tmp_path: Path) -> None:

@@ -17,10 +17,13 @@ from contract.request import ASSIGNMENT_KEY, INFERENCE_ID, INSTANCES, REQUEST_FI
 from preprocessing.request import (
     FLOAT32_MAX,
     RISKY_NUMBER,
+    DuplicateKeys,
     NonFinite,
     Num,
     RequestError,
     check_meta,
+    decode_document,
+    pairs_hook,
     quoted,
     risky,
 )
@@ -36,31 +39,13 @@ class Slow(Exception):
     """The fast path cannot prove the request valid: take the exact path."""
 
 
-class _DuplicateKeys(dict):  # type: ignore[type-arg]
-    duplicate = ""
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        marked = _DuplicateKeys(obj)
-        for key, _ in pairs:
-            if key in seen:
-                marked.duplicate = key
-                break
-            seen.add(key)
-        return marked
-    return obj
-
-
 def _reject_constant(text: str) -> Any:
     raise Slow
 
 
 _fast_decoder = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=_reject_constant)
 _exact_decoder = json.JSONDecoder(parse_float=Num, parse_int=Num, parse_constant=NonFinite,
-                                  object_pairs_hook=_pairs)
+                                  object_pairs_hook=pairs_hook)
 
 
 def _values_getter(features: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -198,40 +183,13 @@ class JsonRows:
 
     def exact(self, raw: str) -> Rows:
         """The reference validation: every error, with instance index and field."""
-        if not raw.strip():
-            raise RequestError(400, "empty_body", "the request body is empty")
-        try:
-            doc = _exact_decoder.decode(raw)
-        except (ValueError, RecursionError):
-            raise RequestError(400, "malformed_json", "the request body is not valid JSON") from None
-        if not isinstance(doc, dict):
-            raise RequestError(400, "invalid_body",
-                               f'the body must be a JSON object like {{"{INSTANCES}": [...]}}')
-        if isinstance(doc, _DuplicateKeys):
-            raise RequestError(400, "duplicate_field", f"field {quoted(doc.duplicate)} appears twice")
-        for key in doc:
-            if key not in REQUEST_FIELDS:
-                raise RequestError(400, "unknown_field", f"unknown field {quoted(key)}; allowed: "
-                                   f"{INSTANCES}, {TARGET_VARIANT}, {INFERENCE_ID}, {ASSIGNMENT_KEY}",
-                                   field=key[:64])
-        if INSTANCES not in doc:
-            raise RequestError(400, "missing_instances", f'the body needs an "{INSTANCES}" array')
-        instances = doc[INSTANCES]
-        if not isinstance(instances, list):
-            raise RequestError(400, "invalid_instances", f'"{INSTANCES}" must be an array')
-        if not instances:
-            raise RequestError(400, "empty_instances", f'"{INSTANCES}" must not be empty')
-        if len(instances) > self.max_rows:
-            raise RequestError(413, "too_many_rows",
-                               f"{len(instances)} {INSTANCES}; at most {self.max_rows} per request")
-        target_variant, inference_id = doc.get(TARGET_VARIANT), doc.get(INFERENCE_ID)
-        assignment_key = doc.get(ASSIGNMENT_KEY)
-        check_meta(target_variant, inference_id, assignment_key)
+        instances, target_variant, inference_id, assignment_key = decode_document(
+            raw, _exact_decoder, self.max_rows)
         features, n, cell = self.features, self._n, self._cell
         lines = []
         for i, instance in enumerate(instances):
             if isinstance(instance, dict):
-                if isinstance(instance, _DuplicateKeys):
+                if isinstance(instance, DuplicateKeys):
                     raise RequestError(422, "duplicate_feature", f"{INSTANCES}[{i}]: feature "
                                        f"{quoted(instance.duplicate)} appears twice",
                                        instance=i, field=instance.duplicate[:64])

@@ -16,22 +16,8 @@ import json
 from typing import Any
 
 from contract.encoding import Encoder, EncodingError, InputSpec
-from contract.request import ASSIGNMENT_KEY, INFERENCE_ID, INSTANCES, REQUEST_FIELDS, TARGET_VARIANT
-from preprocessing.request import RequestError, check_meta, quoted
-
-
-class _Duplicates(dict):  # type: ignore[type-arg]
-    duplicate = ""
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        marked = _Duplicates(obj)
-        seen: set[str] = set()
-        marked.duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        return marked
-    return obj
+from contract.request import INSTANCES
+from preprocessing.request import DuplicateKeys, RequestError, decode_document, pairs_hook, quoted
 
 
 def _non_finite(literal: str) -> Any:
@@ -39,40 +25,13 @@ def _non_finite(literal: str) -> Any:
                        "send null for a missing value")
 
 
-_decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_non_finite)
+_decoder = json.JSONDecoder(object_pairs_hook=pairs_hook, parse_constant=_non_finite)
 
 
 def decode_json(raw: str, max_rows: int) -> tuple[list[Any], Any, Any, Any]:
     """A JSON body's instances (decoded, not yet encoded), target_variant, inference_id and
     assignment_key: read before the variant, and so its spec, is chosen."""
-    if not raw.strip():
-        raise RequestError(400, "empty_body", "the request body is empty")
-    try:
-        doc = _decoder.decode(raw)
-    except (ValueError, RecursionError):
-        raise RequestError(400, "malformed_json", "the request body is not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise RequestError(400, "invalid_body",
-                           f'the body must be a JSON object like {{"{INSTANCES}": [...]}}')
-    if isinstance(doc, _Duplicates):
-        raise RequestError(400, "duplicate_field", f"field {quoted(doc.duplicate)} appears twice")
-    for key in doc:
-        if key not in REQUEST_FIELDS:
-            raise RequestError(400, "unknown_field", f"unknown field {quoted(key)}; allowed: "
-                               f"{INSTANCES}, {TARGET_VARIANT}, {INFERENCE_ID}, {ASSIGNMENT_KEY}",
-                               field=key[:64])
-    instances = doc.get(INSTANCES)
-    if not isinstance(instances, list):
-        raise RequestError(400, "invalid_instances", f'the body needs an "{INSTANCES}" array')
-    if not instances:
-        raise RequestError(400, "empty_instances", f'"{INSTANCES}" must not be empty')
-    if len(instances) > max_rows:
-        raise RequestError(413, "too_many_rows",
-                           f"{len(instances)} {INSTANCES}; at most {max_rows} per request")
-    target_variant, inference_id = doc.get(TARGET_VARIANT), doc.get(INFERENCE_ID)
-    assignment_key = doc.get(ASSIGNMENT_KEY)
-    check_meta(target_variant, inference_id, assignment_key)
-    return instances, target_variant, inference_id, assignment_key
+    return decode_document(raw, _decoder, max_rows)
 
 
 class RawRows:
@@ -120,7 +79,7 @@ class RawRows:
         for i, instance in enumerate(instances):
             where = f"{INSTANCES}[{i}]"
             if type(instance) is not dict:
-                if isinstance(instance, _Duplicates):
+                if isinstance(instance, DuplicateKeys):
                     raise RequestError(400, "duplicate_field", f"{where}: field "
                                        f"{quoted(instance.duplicate)} appears twice",
                                        instance=i, field=instance.duplicate[:64])

@@ -18,7 +18,14 @@ import json
 import re
 from typing import Any
 
-from contract.request import ASSIGNMENT_KEY, ASSIGNMENT_KEY_MAX_CHARS, INFERENCE_ID, TARGET_VARIANT
+from contract.request import (
+    ASSIGNMENT_KEY,
+    ASSIGNMENT_KEY_MAX_CHARS,
+    INFERENCE_ID,
+    INSTANCES,
+    REQUEST_FIELDS,
+    TARGET_VARIANT,
+)
 
 # --------------------------------------------------------------------------- errors
 
@@ -171,3 +178,67 @@ def check_meta(target_variant: Any, inference_id: Any, assignment_key: Any = Non
         raise RequestError(400, "invalid_assignment_key",
                            f"{ASSIGNMENT_KEY} must be a string of 1-{ASSIGNMENT_KEY_MAX_CHARS} "
                            "characters (a user id, for example)")
+
+
+# --------------------------------------------------------------------------- the JSON document
+
+class DuplicateKeys(dict):  # type: ignore[type-arg]
+    """A JSON object that named a key twice (``duplicate``: the first such key)."""
+
+    duplicate = ""
+
+
+def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` of the parsers' decoders: a plain dict, or DuplicateKeys."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        marked = DuplicateKeys(obj)
+        for key, _ in pairs:
+            if key in seen:
+                marked.duplicate = key
+                break
+            seen.add(key)
+        return marked
+    return obj
+
+
+def decode_document(raw: str, decoder: json.JSONDecoder,
+                    max_rows: int) -> tuple[list[Any], Any, Any, Any]:
+    """A JSON body decoded by ``decoder`` and checked by ``check_document``."""
+    if not raw.strip():
+        raise RequestError(400, "empty_body", "the request body is empty")
+    try:
+        doc = decoder.decode(raw)
+    except (ValueError, RecursionError):
+        raise RequestError(400, "malformed_json", "the request body is not valid JSON") from None
+    return check_document(doc, max_rows)
+
+
+def check_document(doc: Any, max_rows: int) -> tuple[list[Any], Any, Any, Any]:
+    """A decoded JSON body's top level, checked: its instances (a non-empty list of at most
+    ``max_rows``), target_variant, inference_id and assignment_key."""
+    if not isinstance(doc, dict):
+        raise RequestError(400, "invalid_body",
+                           f'the body must be a JSON object like {{"{INSTANCES}": [...]}}')
+    if isinstance(doc, DuplicateKeys):
+        raise RequestError(400, "duplicate_field", f"field {quoted(doc.duplicate)} appears twice")
+    for key in doc:
+        if key not in REQUEST_FIELDS:
+            raise RequestError(400, "unknown_field", f"unknown field {quoted(key)}; allowed: "
+                               f"{INSTANCES}, {TARGET_VARIANT}, {INFERENCE_ID}, {ASSIGNMENT_KEY}",
+                               field=key[:64])
+    if INSTANCES not in doc:
+        raise RequestError(400, "missing_instances", f'the body needs an "{INSTANCES}" array')
+    instances = doc[INSTANCES]
+    if not isinstance(instances, list):
+        raise RequestError(400, "invalid_instances", f'"{INSTANCES}" must be an array')
+    if not instances:
+        raise RequestError(400, "empty_instances", f'"{INSTANCES}" must not be empty')
+    if len(instances) > max_rows:
+        raise RequestError(413, "too_many_rows",
+                           f"{len(instances)} {INSTANCES}; at most {max_rows} per request")
+    target_variant, inference_id = doc.get(TARGET_VARIANT), doc.get(INFERENCE_ID)
+    assignment_key = doc.get(ASSIGNMENT_KEY)
+    check_meta(target_variant, inference_id, assignment_key)
+    return instances, target_variant, inference_id, assignment_key
