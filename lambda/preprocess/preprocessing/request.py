@@ -145,11 +145,13 @@ def body_text(event: dict[str, Any], max_bytes: int) -> str:
 
 def query(event: dict[str, Any]) -> tuple[Any, Any, Any]:
     """``target_variant``, ``inference_id`` and ``assignment_key`` from the query string (a CSV
-    body carries none of them)."""
+    body carries none of them), checked by ``check_meta``."""
     params = event.get("queryStringParameters")
     if not isinstance(params, dict):
         return None, None, None
-    return params.get(TARGET_VARIANT), params.get(INFERENCE_ID), params.get(ASSIGNMENT_KEY)
+    meta = params.get(TARGET_VARIANT), params.get(INFERENCE_ID), params.get(ASSIGNMENT_KEY)
+    check_meta(*meta)
+    return meta
 
 
 # --------------------------------------------------------------------------- metadata fields

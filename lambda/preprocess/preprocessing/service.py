@@ -27,7 +27,6 @@ from preprocessing.request import (
     INFERENCE_ID_PATTERN,
     RequestError,
     body_text,
-    check_meta,
     media_type,
     query,
 )
@@ -138,27 +137,19 @@ class PredictionService:
                     log["path"] = "raw"
                 else:
                     target_variant, inference_id, key = query(event)
-                    check_meta(target_variant, inference_id, key)
                     variant, how = self.assign(target_variant, key)
                     parser = self.variant_rows[variant or ""]
                     payload, rows, log["path"] = parser.parse_csv(raw)
                 content_type = parser.spec.content_type
-            else:
-                if self.raw_rows is not None:
-                    if media == "application/json":
-                        payload, rows, target_variant, inference_id, key, log["path"] = \
-                            self.raw_rows.parse_json(raw)
-                    else:
-                        payload, rows, log["path"] = self.raw_rows.parse_csv(raw)
-                        target_variant, inference_id, key = query(event)
-                        check_meta(target_variant, inference_id, key)
-                elif media == "application/json":
-                    payload, rows, target_variant, inference_id, key, log["path"] = \
-                        self.json_rows.parse(raw)
+            else:  # one spec for every variant: raw fields, or the numeric parsers
+                raw_rows = self.raw_rows
+                if media == "application/json":
+                    parse_json = raw_rows.parse_json if raw_rows is not None else self.json_rows.parse
+                    payload, rows, target_variant, inference_id, key, log["path"] = parse_json(raw)
                 else:
-                    payload, rows, log["path"] = self.csv_rows.parse(raw)
+                    parse_csv = raw_rows.parse_csv if raw_rows is not None else self.csv_rows.parse
+                    payload, rows, log["path"] = parse_csv(raw)
                     target_variant, inference_id, key = query(event)
-                    check_meta(target_variant, inference_id, key)
                 variant, how = self.assign(target_variant, key)
             log["assignment"] = how
             if key is not None:
