@@ -28,24 +28,11 @@ from contract.config import ConfigError, load_config, parse_config
 from contract.encoding import parse_spec
 from contract.manifest import ManifestError
 from contract.model_record import RegistryRef
+from tests.config.test_config import CHALLENGER, CHAMPION, base
 from tests.config.test_model_record import challenger_record, champion_record
 from tests.conftest import FIXTURES, ROOT
 
-CHAMPION = "tests/fixtures/manifests/champion/manifest.json"
-CHALLENGER = "tests/fixtures/manifests/challenger/manifest.json"
 ARTIFACT = FIXTURES / "manifests" / "challenger" / "model.tar.gz"
-
-
-def base() -> dict[str, Any]:
-    return {
-        "project": {"prefix": "xgb-test"},
-        "variants": [
-            {"name": "champion", "manifest": CHAMPION, "weight": 0.7,
-             "instance_type": "ml.m5.large", "instance_count": 1},
-            {"name": "challenger", "manifest": CHALLENGER, "weight": 0.3,
-             "instance_type": "ml.m5.large", "instance_count": 1},
-        ],
-    }
 
 
 def edit(*changes: tuple[str, Any], delete: tuple[str, ...] = (), start: Callable[[], dict] = base

@@ -31,9 +31,10 @@ from botocore.httpsession import URLLib3Session
 from cli.main import EXIT_USAGE, build_parser, main
 from contract.manifest import Manifest
 from contract.names import LOCAL_RUNTIME_PORT
-from local.runtime_server import JSON_11, LocalRuntime, RuntimeHTTPServer
+from local.runtime_server import JSON_11, LocalRuntime
 from local.variants import LocalVariant
 from tests.conftest import ROOT
+from tests.local.serving import serving
 
 ENDPOINT = "xgb-cp-endpoint"  # what the CLI config below names (prefix xgb-cp)
 REGION = "us-east-1"
@@ -76,15 +77,8 @@ def runtime() -> LocalRuntime:
 
 @pytest.fixture
 def url(runtime: LocalRuntime) -> Iterator[str]:
-    server = RuntimeHTTPServer(("127.0.0.1", 0), runtime)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(runtime) as base:
+        yield base
 
 
 def sagemaker(url: str, *, secret: str = "local", key: str = "local", read_timeout: float = 10,

@@ -10,7 +10,6 @@ v1.7-1-1 and v3.0-5 (algorithm_mode/serve.py, algorithm_mode/serve_utils.py, dat
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any, cast
@@ -25,13 +24,14 @@ from scipy.sparse import csr_matrix
 
 from contract.images import FRAMEWORK_XGBOOST_VERSIONS
 from contract.manifest import Manifest
-from local.runtime_server import LocalRuntime, RuntimeHTTPServer
+from local.runtime_server import LocalRuntime
 from local.variants import (
     LIBSVM_SHIFTING_FRAMEWORK_VERSIONS,
     InputError,
     LocalVariant,
     parse_libsvm,
 )
+from tests.local.serving import serving
 
 ENDPOINT = "fidelity-endpoint"
 FEATURES = 3
@@ -74,15 +74,8 @@ def runtime_url() -> Iterator[str]:
                 variant("shifting", REGRESSOR, libsvm_shift=True, weight=0),
                 variant("softprob", SOFTPROB, weight=0),
                 variant("broken", None, weight=0)]
-    server = RuntimeHTTPServer(("127.0.0.1", 0), LocalRuntime(ENDPOINT, variants, seed=1))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(LocalRuntime(ENDPOINT, variants, seed=1)) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
