@@ -32,7 +32,7 @@ SOURCE_KINDS = ("local", "sagemaker-training", "sagemaker-tuning")
 
 # A feature name ends up in JSON keys, a CSV column order and a Lambda environment
 # variable: printable, no separators that would break CSV or the comma-free env encoding.
-_FEATURE_NAME = re.compile(r"^[^\s,\"'\x00-\x1f]{1,128}$")
+FEATURE_NAME = re.compile(r"^[^\s,\"'\x00-\x1f]{1,128}$")
 
 
 class ManifestError(DocumentError):
@@ -186,7 +186,7 @@ def _parse_features(items: list[Any], path: Path | str) -> tuple[Feature, ...]:
         raise ManifestError(path, "features", "is empty; a model needs at least one feature")
     for index, item in enumerate(items):
         name = item.get("name") if isinstance(item, dict) else None
-        if isinstance(name, str) and not _FEATURE_NAME.match(name):
+        if isinstance(name, str) and not FEATURE_NAME.match(name):
             raise ManifestError(path, f"features[{index}].name", f"{name!r} must be 1-128 printable "
                                 "characters without spaces, commas or quotes")
     try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import shutil
 import statistics
 import tempfile
@@ -40,6 +39,7 @@ from contract.encoding import (
     raw_cell,
 )
 from contract.errors import CliError
+from contract.manifest import FEATURE_NAME  # the names travel into JSON, CSV and env variables
 from contract.prepared import (
     DATASET_FILE,
     TEST,
@@ -54,8 +54,6 @@ from contract.prepared import (
 from training.defaults import DEFAULT_SEED, DEFAULT_TARGET
 
 MIN_ROWS = 10  # fewer rows cannot give every split at least one row to learn or score on
-# Same rule as the manifest's feature names: the names travel into JSON, CSV and env variables.
-_FEATURE_NAME = re.compile(r"^[^\s,\"'\x00-\x1f]{1,128}$")
 TEXT_MIN_MEAN_WORDS = 3  # a string column averaging this many words or more is text
 FORMAT_SAMPLE_ROWS = 1000  # train rows encoded both ways to pick the smaller format
 
@@ -188,7 +186,7 @@ def _to_table(source: str, columns: dict[str, list[Any]], target: str, *, from_t
     if not features:
         raise CliError(f"{source} has no feature columns besides {target!r}", "add feature columns")
     for name in features:
-        if not _FEATURE_NAME.match(name):
+        if not FEATURE_NAME.match(name):
             raise CliError(f"feature column {name!r} is not a usable name",
                            "rename it to 1-128 characters without spaces, commas or quotes")
     rows = len(columns[target])
