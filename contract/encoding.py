@@ -126,11 +126,11 @@ def column_counts(vocabulary: Sequence[str], first: int,
         if text.isascii():
             found = Counter(map(get_ascii, text.encode().translate(_CUT_LOWER).split()))
         else:
-            pieces = text.lower().encode("utf-8").translate(_CUT).split()
+            pieces = text.lower().encode().translate(_CUT).split()  # UTF-8, the default
             found = Counter(map(get_ascii, [p for p in pieces if p.isascii()]))
             for piece in pieces:
                 if not piece.isascii():
-                    found.update(map(get, _WORD_RUN.findall(piece.decode("utf-8"))))
+                    found.update(map(get, _WORD_RUN.findall(piece.decode())))
         found.pop(None, None)  # the tokens outside the vocabulary
         return found  # type: ignore[return-value]
 
@@ -374,8 +374,9 @@ def choose_format(fields: tuple[Field, ...], sample: Sequence[Mapping[str, Any]]
     sizes = {}
     for fmt in FORMATS:
         encode = Encoder(InputSpec(fields, fmt)).encode
-        sizes[fmt] = sum(len(encode(row, text=True)) + 1 for row in sample)
-    return "libsvm" if sizes["libsvm"] < sizes["csv"] else "csv"
+        # The lines' lengths: each line's newline adds the same to both formats.
+        sizes[fmt] = sum(len(encode(row, text=True)) for row in sample)
+    return "libsvm" if sizes["libsvm"] < sizes["csv"] else "csv"  # a tie: CSV
 
 
 # ------------------------------------------------------------------------------- encoding
@@ -394,19 +395,17 @@ class Encoder:
     def __init__(self, spec: InputSpec) -> None:
         self.spec = spec
         self.libsvm = spec.format == "libsvm"
-        self._names = spec.field_names
-        parts_text, parts_json = [], []
+        parts_text, parts_json = [], []  # (field name, its part), in the spec's order
         offset = 1 if self.libsvm else 0
         for f in spec.fields:
-            parts_text.append(self._part(f, offset, text=True))
+            part = self._part(f, offset, text=True)
+            parts_text.append((f.name, part))
             # Only numbers are read differently from CSV text and from JSON.
-            parts_json.append(self._part(f, offset, text=False) if f.kind == "numeric"
-                              else parts_text[-1])
+            parts_json.append((f.name, self._part(f, offset, text=False) if f.kind == "numeric" else part))
             offset += f.width
         self.width = offset + 1 if self.libsvm else offset  # columns of a line
         self._end = f"{offset}:1"
-        self._parts = {True: tuple(zip(self._names, parts_text, strict=True)),
-                       False: tuple(zip(self._names, parts_json, strict=True))}
+        self._parts = {True: tuple(parts_text), False: tuple(parts_json)}
 
     def encode(self, row: Mapping[str, Any], *, text: bool) -> str:
         get = row.get

@@ -13,6 +13,7 @@ mutant, ``--max-children`` at a time).
 Runs are incremental: mutmut keeps a killed mutant's verdict while its function is unchanged.
 Every mutant not killed is re-tested on each run, so a new test counts at once. ``FRESH=1``
 deletes the work folder first (a full run; use it after deleting or weakening a test).
+``REPORT=1`` prints the last run's scores and survivors without running anything.
 
 The score per module is killed / (mutants - listed equivalents). A mutant that survives and is
 not listed in ``equivalent.txt`` (beside this file, one line each: the mutant's name, ``|``,
@@ -167,6 +168,13 @@ def run(name: str, module: Module, jobs: int, fresh: bool) -> tuple[str, bool]:
     seconds = time.monotonic() - start
     if code != 0 or not meta_path(module, work).exists():
         return f"{name}: mutmut failed (exit {code}); see {log.relative_to(ROOT)}", False
+    return report(name, module, work, f" in {seconds:.0f} s")
+
+
+def report(name: str, module: Module, work: Path, took: str = "") -> tuple[str, bool]:
+    """The score and every survivor neither killed nor listed, with its changed lines."""
+    if not meta_path(module, work).exists():
+        return f"{name}: no run on record in {work.relative_to(ROOT)}; run make mutate MODULE={name}", False
     verdicts = json.loads(meta_path(module, work).read_text())["exit_code_by_key"]
     killed = sorted(k for k, c in verdicts.items() if c in (1, 3))
     others = {k: c for k, c in verdicts.items() if c not in (1, 3)}
@@ -178,7 +186,7 @@ def run(name: str, module: Module, jobs: int, fresh: bool) -> tuple[str, bool]:
     score = len(killed) / considered if considered else 1.0
     ok = score >= GOAL and not unexplained and not stale
     lines = [f"{name}: {score:.1%} killed ({len(killed)} of {considered}; {len(verdicts)} mutants, "
-             f"{equivalent} listed equivalent) in {seconds:.0f} s"]
+             f"{equivalent} listed equivalent){took}"]
     status = {0: "survived", 33: "no tests", 34: "skipped", 24: "timeout", 36: "timeout"}
     for key in unexplained:
         lines.append(f"    not killed, not listed: {key} ({status.get(others[key], f'exit {others[key]}')})")
@@ -217,10 +225,14 @@ def main(argv: list[str]) -> int:
         return 2
     jobs = int(os.environ.get("JOBS", os.cpu_count() or 2))
     fresh = os.environ.get("FRESH") == "1"
+    only_report = os.environ.get("REPORT") == "1"
     ok = True
     for name in names:
-        report, passed = run(name, MODULES[name], jobs, fresh)
-        print(report, flush=True)
+        if only_report:
+            shown, passed = report(name, MODULES[name], WORK / slug(name))
+        else:
+            shown, passed = run(name, MODULES[name], jobs, fresh)
+        print(shown, flush=True)
         ok = ok and passed
     return 0 if ok else 1
 
