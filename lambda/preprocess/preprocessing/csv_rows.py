@@ -62,11 +62,13 @@ class CsvRows:
             raise RequestError(400, "empty_body", "the request body is empty")
         rows = text.count("\n") + 1
         header = self._header
-        if header and text.startswith(header) and text.split("\n", 1)[0].replace(" ", "") == header:
-            text = text.partition("\n")[2]
-            rows -= 1
-            if not text:
-                raise RequestError(400, "empty_instances", "the CSV body has a header but no rows")
+        if header and text.startswith(header):  # cheap test first: partition copies the body
+            first, _, rest = text.partition("\n")
+            if first.replace(" ", "") == header:
+                text = rest
+                rows -= 1
+                if not text:
+                    raise RequestError(400, "empty_instances", "the CSV body has a header but no rows")
         if rows > self.max_rows:
             raise RequestError(413, "too_many_rows", f"{rows} rows; at most {self.max_rows} per request")
         if self._body.fullmatch(text):
