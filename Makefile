@@ -82,7 +82,7 @@ mutate: install  ## mutation testing (mutmut) per module: MODULE=path for one, F
 	echo "make mutate: $$(( $$(date +%s) - start )) s"; exit $$status
 
 snapshot-update:  install  ## re-baseline the template snapshots (review the diff!)
-	$(PY) -m pytest -q tests/infrastructure/test_snapshots.py --snapshot-update
+	$(PY) -m pytest -q tests/infrastructure/test_snapshots.py tests/infrastructure/test_construct_templates.py --snapshot-update
 
 lint: install  ## ruff, mypy (strict) on every package and the Lambda, cfn-lint on the templates
 	$(PY) -m ruff check .
