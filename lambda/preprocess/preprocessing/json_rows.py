@@ -209,9 +209,8 @@ class JsonRows:
                 if len(instance) != n:
                     raise RequestError(422, "wrong_arity", f"{INSTANCES}[{i}] has {len(instance)} "
                                        f"values; expected {n} in feature order", instance=i)
-                pairs = enumerate(zip(instance, features, strict=True))
-                lines.append(",".join([cell(value, i, name, f"{INSTANCES}[{i}][{j}] ({name})")
-                                       for j, (value, name) in pairs]))
+                lines.append(",".join([cell(instance[j], i, name, f"{INSTANCES}[{i}][{j}] ({name})")
+                                       for j, name in enumerate(features)]))
             else:
                 raise RequestError(422, "invalid_instance",
                                    f"{INSTANCES}[{i}] must be an object keyed by feature name or an "
