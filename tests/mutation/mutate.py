@@ -46,9 +46,11 @@ ALSO_COPY = ["config", "cdk.json", "app.py"]
 # on sys.path): the work folder links that package at its top level, so mutmut's module names
 # are the ones the tests import (the mutated copy comes first on sys.path).
 HANDLER = "lambda/preprocess/preprocessing"
-# The listing tests read the modules' source for their refusals: in the mutated copy that source
-# is mutmut's trampolines, so they are left out (they test the source, not the behaviour).
-PYTEST_ARGS = ["-q", "-p", "no:xdist", "-p", "no:randomly",
+# A mutant's run selects some tests only: syrupy would call the other snapshots unused and fail
+# the run, a kill the mutant did not earn (--snapshot-warn-unused only warns). The listing tests
+# read the modules' source for their refusals: in the mutated copy that source is mutmut's
+# trampolines, so they are left out (they test the source, not the behaviour).
+PYTEST_ARGS = ["-q", "-p", "no:xdist", "-p", "no:randomly", "--snapshot-warn-unused",
                "--deselect", "tests/config/test_refusals.py::test_every_config_refusal_has_a_test",
                "--deselect", "tests/config/test_refusals.py::test_every_manifest_refusal_has_a_test"]
 
