@@ -70,7 +70,7 @@ class LiveWeights:
 
 
 def describe_endpoint_fetch(session: Any, endpoint_name: str, api_url: str, *,
-                            timeout_seconds: float = 1.0) -> Fetch:
+                            timeout_seconds: float) -> Fetch:
     """A Fetch that reads ``endpoint_name``'s current weights with a signed DescribeEndpoint.
 
     ``session``: the botocore session whose credentials and region the handler uses; ``api_url``:
@@ -95,7 +95,7 @@ def describe_endpoint_fetch(session: Any, endpoint_name: str, api_url: str, *,
         SigV4Auth(credentials.get_frozen_credentials(), "sagemaker", region).add_auth(request)
         response = http.send(request.prepare())
         if response.status_code != 200:
-            code = response.headers.get("x-amzn-ErrorType", "") or _error_type(response.content)
+            code = response.headers.get("x-amzn-ErrorType") or _error_type(response.content)
             raise WeightsUnavailable(f"DescribeEndpoint answered {response.status_code} {code}")
         variants = json.loads(response.content)["ProductionVariants"]
         return {v["VariantName"]: float(v["CurrentWeight"]) for v in variants}
@@ -105,7 +105,7 @@ def describe_endpoint_fetch(session: Any, endpoint_name: str, api_url: str, *,
 
 def _error_type(content: bytes) -> str:
     try:
-        return str(json.loads(content).get("__type", "")).rsplit("#", 1)[-1]
+        return str(json.loads(content).get("__type", "")).rpartition("#")[2]
     except (ValueError, AttributeError):
         return ""
 
