@@ -112,13 +112,13 @@ class RawRows:
         except csv.Error:
             raise RequestError(400, "malformed_csv", "the CSV body is not valid CSV (check the "
                                "quoting of texts)") from None
-        rows = [row for row in rows if row]  # blank lines
-        if rows and [cell.strip() for cell in rows[0]] == list(self.names):
+        # Blank lines dropped. A row remains: the body has a character other than white space,
+        # and the reader gives an empty row only for an empty line.
+        rows = [row for row in rows if row]
+        if [cell.strip() for cell in rows[0]] == list(self.names):
             rows = rows[1:]
             if not rows:
                 raise RequestError(400, "empty_instances", "the CSV body has a header but no rows")
-        if not rows:
-            raise RequestError(400, "empty_body", "the request body is empty")
         if len(rows) > self.max_rows:
             raise RequestError(413, "too_many_rows", f"{len(rows)} rows; at most {self.max_rows} "
                                "per request")
