@@ -56,8 +56,9 @@ def _features(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
         names = json.loads(environ.get(HandlerEnv.FEATURE_NAMES, "[]"))
     except ValueError:
         return (), "FEATURE_NAMES is not JSON"
-    if (not isinstance(names, list) or not names or len(set(names)) != len(names)
-            or not all(isinstance(n, str) and n for n in names)):
+    # Strings before uniqueness: set() of a list with a list or an object in it would raise.
+    if (not isinstance(names, list) or not names
+            or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names)):
         return (), "FEATURE_NAMES must be a non-empty list of unique names"
     return tuple(names), ""
 
@@ -97,14 +98,14 @@ def _variants(environ: Mapping[str, str]) -> tuple[tuple[Variant, ...], str]:
             name, weight = item["name"], item["weight"]
             if (not isinstance(name, str) or not name or isinstance(weight, bool)
                     or not isinstance(weight, (int, float)) or not weight >= 0):
-                raise ValueError(item)
+                raise ValueError  # caught below: one message for any malformed item
             spec = None
             if item.get("spec"):
                 spec, error = _read_spec(environ, item["spec"], f"the spec of variant {name}")
                 if error:
                     return (), error
             variants.append(Variant(name, float(weight), spec))
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, OverflowError):  # Overflow: float() of a 400-digit int
         return (), "VARIANTS must be a JSON list of {name, weight >= 0[, spec]}"
     if not variants or len({v.name for v in variants}) != len(variants):
         return (), "VARIANTS must name at least one variant, each once"
@@ -166,7 +167,9 @@ class Settings:
         elif environ.get(HandlerEnv.FEATURE_NAMES) or not variants or any(
                 v.spec is None for v in variants):
             feature_names, error = _features(environ)
-        error = error or variants_error
+        # A failed VARIANTS leaves no variant specs, so FEATURE_NAMES is then read and usually
+        # missing: name the cause, not that consequence.
+        error = variants_error or error
         if not endpoint_name and not error:
             error = "ENDPOINT_NAME is not set"
         null_policy: NullPolicy = (
