@@ -21,7 +21,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Template
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from contract.config import (
@@ -63,9 +62,22 @@ def bare_stack(outdir: Path) -> Stack:
 
 
 def template_of(stack: Stack) -> dict[str, Any]:
-    """The template with asset hashes masked: a retrained artifact or an edited handler file
-    changes them, and what is checked here is the construct's code."""
-    text = json.dumps(Template.from_stack(stack).to_json(), sort_keys=True)
+    """What `cdk synth` writes for the stack: its template, and the cdk-nag acknowledgements
+    (construct path -> rule -> reason) its metadata records. Asset hashes are masked: a
+    retrained artifact or an edited handler file changes them, and what is checked here is the
+    construct's code."""
+    app = stack.node.root
+    assert isinstance(app, App)
+    assembly = Path(app.synth().directory)
+    manifest = json.loads((assembly / "manifest.json").read_text())["artifacts"][stack.artifact_id]
+    metadata = json.loads((assembly / manifest["additionalMetadataFile"]).read_text())
+    acknowledged: dict[str, dict[str, str]] = {}
+    for path, entries in metadata.items():
+        for entry in entries:
+            if entry["type"] == "aws:cdk:acknowledged-rules":
+                acknowledged.setdefault(path, {}).update(entry["data"])
+    template = json.loads((assembly / stack.template_file).read_text())
+    text = json.dumps({**template, "Acknowledged": acknowledged}, sort_keys=True)
     return json.loads(ASSET_HASH.sub("<asset-hash>", text))
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -60,8 +61,9 @@ class Module:
     path: str  # as the work folder sees it (preprocessing/... for the handler)
     tests: tuple[str, ...]  # pytest selection: the fast tests that exercise the module
     # The CDK's jsii runtime is a node process behind a pipe: a process forked from one that
-    # started it cannot use it. The constructs' mutants run in workers forked from a clean
-    # fork server instead, each starting its own (a few seconds more per mutant).
+    # started it cannot use it, and starting one per mutant (mutmut's fork server) costs
+    # seconds. mutmut only prepares these modules (mutants, and which test reaches which
+    # function); their mutants run in long-lived workers, one jsii runtime each (jsii_workers).
     jsii: bool = False
 
 
@@ -102,6 +104,8 @@ def setup_cfg(module: Module) -> str:
         f"pytest_add_cli_args_test_selection ={listing(module.tests)}\n"
         f"pytest_add_cli_args ={listing(PYTEST_ARGS)}\n"
         "use_git_change_detection = false\n"
+        # mutmut's own runs of a jsii module (tests mapped, clean and forced-fail runs) each start
+        # jsii in a process forked from a clean fork server.
         + ("process_isolation = forkserver\nforkserver_warmup = none\n" if module.jsii else "")
     )
 
@@ -161,12 +165,77 @@ def run(name: str, module: Module, jobs: int, fresh: bool) -> tuple[str, bool]:
     start = time.monotonic()
     with log.open("w") as out:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-        code = subprocess.run([str(MUTMUT), "run", "--max-children", str(jobs)], cwd=work, env=env,
-                              stdout=out, stderr=subprocess.STDOUT).returncode
+        command = [str(MUTMUT), "run", "--max-children", str(1 if module.jsii else jobs)]
+        process = subprocess.Popen(command, cwd=work, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        while module.jsii and process.poll() is None:
+            # Mutants generated, tests mapped, clean and forced-fail runs passed: stop mutmut
+            # before it starts a jsii runtime per mutant.
+            if "Running mutation testing" in log.read_text(errors="replace"):
+                os.killpg(process.pid, signal.SIGTERM)
+                break
+            time.sleep(1)
+        code = process.wait()
+    prepared = "Running mutation testing" in log.read_text(errors="replace")
+    if module.jsii and prepared and meta_path(module, work).exists():
+        code = jsii_workers(module, work, jobs)
     seconds = time.monotonic() - start
     if code != 0 or not meta_path(module, work).exists():
         return f"{name}: mutmut failed (exit {code}); see {log.relative_to(ROOT)}", False
     return report(name, module, work, f" in {seconds:.0f} s")
+
+
+def jsii_workers(module: Module, work: Path, jobs: int) -> int:
+    """Run every mutant without a verdict in ``jobs`` workers, each one process that keeps its
+    jsii runtime and runs the mutant's tests in process (``pytest.main``, mutant chosen through
+    mutmut's MUTANT_UNDER_TEST); verdicts go to mutmut's meta file as mutmut writes them."""
+    from mutmut.utils.format_utils import mangled_name_from_mutant_name
+
+    mutants = work / "mutants"
+    meta = json.loads(meta_path(module, work).read_text())
+    stats = json.loads((mutants / "mutmut-stats.json").read_text())
+    reach, duration = stats["tests_by_mangled_function_name"], stats["duration_by_test"]
+    pending: dict[str, list[str]] = {}
+    for key, code in meta["exit_code_by_key"].items():
+        if code in (1, 3):
+            continue
+        tests = reach.get(mangled_name_from_mutant_name(key), [])
+        if not tests:
+            meta["exit_code_by_key"][key] = 33  # mutmut's "no tests"
+            continue
+        pending[key] = sorted(tests, key=lambda t: duration.get(t, 0.0))  # quick kills first
+    keys = sorted(pending)
+    jobs_files = []
+    for i in range(max(1, min(jobs, len(keys)))):
+        job = work / f"jsii-worker-{i}.json"
+        job.write_text(json.dumps({"mutants": {k: pending[k] for k in keys[i::jobs]}}))
+        jobs_files.append(job)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    workers = [subprocess.Popen([sys.executable, __file__, "--jsii-worker", str(job)], cwd=mutants,
+                                env=env, stdout=(work / f"{job.stem}.log").open("w"),
+                                stderr=subprocess.STDOUT) for job in jobs_files] if keys else []
+    codes = [worker.wait() for worker in workers]
+    for job in jobs_files:
+        results = job.with_suffix(".out.json")
+        if results.exists():
+            meta["exit_code_by_key"].update(json.loads(results.read_text()))
+    meta_path(module, work).write_text(json.dumps(meta, indent=4))
+    return 1 if any(codes) else 0
+
+
+def jsii_worker(job_file: Path) -> int:
+    """One worker (cwd: the work folder's mutants/ copy, which comes first on sys.path)."""
+    import pytest
+
+    sys.path.insert(0, os.getcwd())
+    results: dict[str, int] = {}
+    out = job_file.with_suffix(".out.json")
+    for key, tests in json.loads(job_file.read_text())["mutants"].items():
+        os.environ["MUTANT_UNDER_TEST"] = key
+        code = pytest.main(["--rootdir=.", "--tb=no", "-x", "-p", "no:cacheprovider", *PYTEST_ARGS, *tests])
+        results[key] = int(code)  # 0 passed: survived; 1 failed: killed
+        out.write_text(json.dumps(results))  # a stopped run keeps what it learned
+    return 0
 
 
 def report(name: str, module: Module, work: Path, took: str = "") -> tuple[str, bool]:
@@ -215,6 +284,8 @@ def mangled_prefix(module: Module) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--jsii-worker"]:
+        return jsii_worker(Path(argv[1]))
     names = argv or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
     if unknown:
