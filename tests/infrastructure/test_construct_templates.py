@@ -231,3 +231,38 @@ def test_the_lambda_may_invoke_and_describe_the_endpoint_by_its_arn_and_write_it
         {"Effect": "Allow", "Action": ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
          "Resource": "arn:aws:sagemaker:us-east-1:111111111111:endpoint/ep"},
     ]
+
+
+@pytest.mark.parametrize(("kms_wanted", "with_key", "encrypted"), [
+    (True, True, True), (False, True, False), (True, False, False)])
+def test_data_capture_is_encrypted_only_when_asked_and_a_key_is_given(kms_wanted, with_key, encrypted,
+                                                                     tmp_path):
+    stack = bare_stack(tmp_path / "cdk.out")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    key = kms.Key(stack, "Key") if with_key else None
+    InferenceEndpoint(
+        stack, "Endpoint", endpoint_name="ep", models=endpoint_models("defaults", tmp_path)[:1],
+        execution_role=role, rollout=RolloutSettings(), capture_bucket=s3.Bucket(stack, "Bucket"),
+        capture_key=key, data_capture=DataCaptureSettings(prefix="capture/run-X/", kms=kms_wanted))
+    (config,) = [r for r in template_of(stack)["Resources"].values()
+                 if r["Type"] == "AWS::SageMaker::EndpointConfig"]
+    capture = config["Properties"]["DataCaptureConfig"]
+    assert ("KmsKeyId" in capture) is encrypted
+    # The prefix without its trailing slash: SageMaker adds the path below it.
+    assert capture["DestinationS3Uri"]["Fn::Join"][1][-1] == "/capture/run-X"
+
+
+def test_hyphenated_variants_get_their_models_and_statement_ids(tmp_path):
+    path = tmp_path / "hyphen.toml"
+    path.write_text(SERVERLESS.replace('name = "champion"', 'name = "champion-2"'))
+    models = list(load_config(path, base_dir=ROOT).models)
+    stack = bare_stack(tmp_path / "cdk.out")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    endpoint = InferenceEndpoint(stack, "Endpoint", endpoint_name="ep", models=models,
+                                 execution_role=role, rollout=RolloutSettings())
+    (statement,) = statements(template_of(stack), "EndpointModelArtifactRead")
+    assert statement["Sid"] == "ReadModelchampion2"  # IAM statement ids are alphanumeric
+    assert list(endpoint.models) == ["champion-2"]
+    assert stack.resolve(endpoint.models["champion-2"].attr_model_name) == {
+        "Fn::GetAtt": [stack.get_logical_id(endpoint.models["champion-2"]), "ModelName"]}
+    assert endpoint.alarm_access is None  # no guardrails, no alarm grant

@@ -113,9 +113,9 @@ def test_endpoint_with_guardrails_volume_key_and_data_capture(models):
 
 
 def test_endpoint_refuses_data_capture_without_a_bucket_and_an_empty_model_list(models):
-    with pytest.raises(ValueError, match="data capture needs the data bucket"):
+    with pytest.raises(ValueError, match=r"^data capture needs the data bucket \(capture_bucket\)$"):
         endpoint_stack(models, data_capture=DataCaptureSettings())
-    with pytest.raises(ValueError, match="at least one variant model"):
+    with pytest.raises(ValueError, match=r"^an endpoint needs at least one variant model$"):
         endpoint_stack(())
 
 
