@@ -10,8 +10,11 @@ is read in review. Re-baseline with `make snapshot-update`.
 
 from __future__ import annotations
 
+import atexit
 import json
+import locale
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -266,3 +269,37 @@ def test_hyphenated_variants_get_their_models_and_statement_ids(tmp_path):
     assert stack.resolve(endpoint.models["champion-2"].attr_model_name) == {
         "Fn::GetAtt": [stack.get_logical_id(endpoint.models["champion-2"]), "ModelName"]}
     assert endpoint.alarm_access is None  # no guardrails, no alarm grant
+
+
+@pytest.fixture
+def ascii_locale() -> Iterator[None]:
+    """A machine whose locale encoding is ASCII (open()'s default encoding follows LC_CTYPE)."""
+    previous = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, previous)
+
+
+def test_a_raw_spec_rides_in_the_asset_as_utf8_whatever_the_locale(tmp_path, ascii_locale, monkeypatch):
+    cleanups: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(atexit, "register", lambda fn, *args, **kwargs: cleanups.append((fn, args, kwargs)))
+    spec = InputSpec((Field("review", "text", vocabulary=("good", "café")),))
+    stack = bare_stack(tmp_path / "cdk.out")
+    PredictionApi(stack, "Api", endpoint_name="ep", variants=[("champion", 1.0, spec)],
+                  settings=ApiSettings(), rest_api_name="x-predictions")
+    app = stack.node.root
+    assert isinstance(app, App)
+    app.synth()
+    (asset,) = [p for p in (tmp_path / "cdk.out").glob("asset.*") if (p / "handler.py").is_file()]
+    assert (asset / "input_spec.json").read_bytes() == spec.to_json().encode("utf-8")
+    assert (asset / "contract" / "encoding.py").is_file()  # the link to the contract, followed
+    assert not list(asset.rglob("__pycache__"))
+    # The staging copy is removed when the process ends, quietly even if it is gone already.
+    ((fn, args, kwargs),) = cleanups
+    (staging,) = args
+    assert Path(staging).is_dir()
+    fn(*args, **kwargs)
+    fn(*args, **kwargs)
+    assert not Path(staging).exists()
