@@ -57,10 +57,10 @@ def endpoint_error(error: Exception, target_variant: Any) -> RequestError:
     if not isinstance(error, ClientError):
         return RequestError(502, "upstream_error", "the model endpoint call failed")
     response = error.response
-    code = response.get("Error", {}).get("Code", "")
+    fields = response.get("Error", {})
+    code = fields.get("Code")  # absent: None, which names no fault below
     if code == "ModelError":
-        original = response.get("OriginalStatusCode") or response.get("Error", {}).get(
-            "OriginalStatusCode")
+        original = response.get("OriginalStatusCode") or fields.get("OriginalStatusCode")
         try:
             original = int(original)
         except (TypeError, ValueError):
@@ -82,7 +82,7 @@ def endpoint_error(error: Exception, target_variant: Any) -> RequestError:
         return RequestError(503, "endpoint_internal_failure", "the model endpoint failed "
                             "internally; retry later", retry_after=2)
     if code == "ValidationError":
-        message = str(response.get("Error", {}).get("Message", ""))
+        message = str(fields.get("Message"))  # absent: "None", which matches neither test
         if _ENDPOINT_NOT_FOUND.search(message):
             return RequestError(502, "endpoint_not_found",
                                 "the configured model endpoint does not exist")
@@ -99,7 +99,7 @@ def endpoint_error(error: Exception, target_variant: Any) -> RequestError:
 
 def _score(value: str) -> Any:
     if not value.isascii():  # float() would read other scripts' digits
-        raise ValueError(value)
+        raise ValueError  # predictions answers invalid_model_output, whatever the value
     number = float(value)
     return number if number - number == 0 else None  # NaN/inf -> null
 
@@ -108,8 +108,9 @@ def predictions(response: dict[str, Any], rows: int) -> str:
     """The predictions as JSON text; number literals are copied, not re-formatted."""
     bad = RequestError(502, "invalid_model_output", "the model returned an unreadable response")
     try:
-        text: str = response["Body"].read().decode("utf-8").strip()
-        if "json" in str(response.get("ContentType", "")).lower():
+        text: str = response["Body"].read().decode().strip()  # UTF-8
+        # absent: "none", not JSON
+        if "json" in str(response.get("ContentType")).lower():
             doc = json.loads(text)
             items = doc.get("predictions") if isinstance(doc, dict) else doc
             if not isinstance(items, list) or len(items) != rows:
