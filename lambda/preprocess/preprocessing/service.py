@@ -71,7 +71,8 @@ class PredictionService:
                                     nulls_missing=settings.nulls_missing)
             self.content_type = spec.content_type
         # Variants with specs of their own: each variant's rows are encoded by its own parser.
-        self.variant_rows: dict[str, RawRows] = {}
+        # Keyed by str | None: a None variant (no positive weight) is looked up as is, a KeyError.
+        self.variant_rows: dict[str | None, RawRows] = {}
         if any(v.spec is not None for v in settings.variants):
             from contract.encoding import numeric_spec
             from preprocessing.raw_rows import RawRows
@@ -132,13 +133,13 @@ class PredictionService:
                 if media == "application/json":
                     instances, target_variant, inference_id, key = decode_json(raw, settings.max_rows)
                     variant, how = self.assign(target_variant, key)
-                    parser = self.variant_rows[variant or ""]
+                    parser = self.variant_rows[variant]
                     payload, rows = parser.encode_instances(instances)
                     log["path"] = "raw"
                 else:
                     target_variant, inference_id, key = query(event)
                     variant, how = self.assign(target_variant, key)
-                    parser = self.variant_rows[variant or ""]
+                    parser = self.variant_rows[variant]
                     payload, rows, log["path"] = parser.parse_csv(raw)
                 content_type = parser.spec.content_type
             else:  # one spec for every variant: raw fields, or the numeric parsers
@@ -180,7 +181,8 @@ class PredictionService:
                 log["fault"] = type(error).__name__
                 if how != PINNED:  # a variant we chose is gone: read the live weights again
                     self.weights.expire()
-                raise endpoint_error(error, target_variant if how == PINNED else None) from None
+                # target_variant is set only when pinned: assign pins every request naming one.
+                raise endpoint_error(error, target_variant) from None
             finally:
                 log["invoke_ms"] = log_line.elapsed_ms(invoke_started)
             variant = response.get("InvokedProductionVariant")
