@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import locale
 import os
 import shutil
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +26,20 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 TEST_CONFIG = FIXTURES / "config" / "two_variants.toml"
+# One serverless variant: the config that changes the endpoint's shape most.
+SERVERLESS = """
+[project]
+prefix = "xgb-sl"
+
+[endpoint]
+volume_kms = false
+
+[[variants]]
+name = "champion"
+manifest = "tests/fixtures/manifests/champion/manifest.json"
+weight = 1
+serverless = {memory_mb = 3072, max_concurrency = 10}
+"""
 
 
 def cdk_context() -> dict[str, object]:
@@ -133,3 +149,14 @@ def local_stack(deployment) -> LocalStack:
 
     with running(deployment.config) as stack:
         yield stack
+
+
+@pytest.fixture
+def ascii_locale() -> Iterator[None]:
+    """A machine whose locale encoding is ASCII (open()'s default encoding follows LC_CTYPE)."""
+    previous = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, previous)

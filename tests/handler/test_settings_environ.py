@@ -8,9 +8,7 @@ handler answers for one, without calling the endpoint).
 from __future__ import annotations
 
 import json
-import locale
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -211,17 +209,6 @@ def test_an_unusable_spec_file(tmp_path: Path, content: bytes | str | None, reas
 def test_a_spec_error_comes_before_the_missing_endpoint_name(tmp_path: Path) -> None:
     settings = read(INPUT_SPEC_FILE="nope.json", INPUT_SPEC_DIR=str(tmp_path))
     assert settings["config_error"] == f"INPUT_SPEC_FILE {tmp_path / 'nope.json'} cannot be read"
-
-
-@pytest.fixture
-def ascii_locale() -> Iterator[None]:
-    """A machine whose locale encoding is ASCII (open()'s default encoding follows LC_CTYPE)."""
-    previous = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, previous)
 
 
 def test_a_spec_file_is_read_as_utf8_whatever_the_locale(tmp_path: Path, ascii_locale: None) -> None:

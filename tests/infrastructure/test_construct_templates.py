@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import atexit
 import json
-import locale
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,22 +35,9 @@ from contract.encoding import Field, InputSpec, numeric_spec
 from stacks.api.prediction_api import PredictionApi
 from stacks.inference.endpoint import InferenceEndpoint
 from stacks.storage.execution_role import SageMakerExecutionRole
-from tests.conftest import ROOT, TEST_CONFIG, cdk_context
+from tests.conftest import ROOT, SERVERLESS, TEST_CONFIG, cdk_context
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
-SERVERLESS = """
-[project]
-prefix = "xgb-sl"
-
-[endpoint]
-volume_kms = false
-
-[[variants]]
-name = "champion"
-manifest = "tests/fixtures/manifests/champion/manifest.json"
-weight = 1
-serverless = {memory_mb = 3072, max_concurrency = 10}
-"""
 
 
 @pytest.fixture
@@ -270,16 +255,6 @@ def test_hyphenated_variants_get_their_models_and_statement_ids(tmp_path):
         "Fn::GetAtt": [stack.get_logical_id(endpoint.models["champion-2"]), "ModelName"]}
     assert endpoint.alarm_access is None  # no guardrails, no alarm grant
 
-
-@pytest.fixture
-def ascii_locale() -> Iterator[None]:
-    """A machine whose locale encoding is ASCII (open()'s default encoding follows LC_CTYPE)."""
-    previous = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, previous)
 
 
 def test_a_raw_spec_rides_in_the_asset_as_utf8_whatever_the_locale(tmp_path, ascii_locale, monkeypatch):

@@ -7,7 +7,7 @@ from aws_cdk.assertions import Match, Template
 
 from contract.config import RolloutSettings, StepSize, load_config
 from stacks.inference.rollout import deployment_config
-from tests.conftest import ROOT, TEST_CONFIG, synthesize, write_config
+from tests.conftest import ROOT, SERVERLESS, TEST_CONFIG, synthesize, write_config
 
 
 def inference(synthesized) -> dict:
@@ -177,19 +177,6 @@ def test_the_execution_role_may_write_data_capture_objects(synthesized):
     assert '"/data-capture/*"' in rendered
 
 
-SERVERLESS = """
-[project]
-prefix = "xgb-sl"
-
-[endpoint]
-volume_kms = false
-
-[[variants]]
-name = "champion"
-manifest = "tests/fixtures/manifests/champion/manifest.json"
-weight = 1
-serverless = {memory_mb = 3072, max_concurrency = 10}
-"""
 
 
 @pytest.fixture(scope="module")
