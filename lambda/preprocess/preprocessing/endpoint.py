@@ -82,7 +82,7 @@ def endpoint_error(error: Exception, target_variant: Any) -> RequestError:
         return RequestError(503, "endpoint_internal_failure", "the model endpoint failed "
                             "internally; retry later", retry_after=2)
     if code == "ValidationError":
-        message = str(fields.get("Message"))  # absent: "None", which matches neither test
+        message = str(fields.get("Message", ""))
         if _ENDPOINT_NOT_FOUND.search(message):
             return RequestError(502, "endpoint_not_found",
                                 "the configured model endpoint does not exist")
@@ -109,8 +109,7 @@ def predictions(response: dict[str, Any], rows: int) -> str:
     bad = RequestError(502, "invalid_model_output", "the model returned an unreadable response")
     try:
         text: str = response["Body"].read().decode().strip()  # UTF-8
-        # absent: "none", not JSON
-        if "json" in str(response.get("ContentType")).lower():
+        if "json" in str(response.get("ContentType", "")).lower():
             doc = json.loads(text)
             items = doc.get("predictions") if isinstance(doc, dict) else doc
             if not isinstance(items, list) or len(items) != rows:
