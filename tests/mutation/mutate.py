@@ -23,6 +23,7 @@ why no test can tell it apart) fails the run, and so does a listed one that no l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -205,16 +206,20 @@ def jsii_workers(module: Module, work: Path, jobs: int) -> int:
             continue
         pending[key] = sorted(tests, key=lambda t: duration.get(t, 0.0))  # quick kills first
     keys = sorted(pending)
+    for old in work.glob("jsii-worker-*"):  # an earlier run's jobs and verdicts
+        old.unlink()
     jobs_files = []
-    for i in range(max(1, min(jobs, len(keys)))):
+    for i in range(min(jobs, len(keys))):
         job = work / f"jsii-worker-{i}.json"
         job.write_text(json.dumps({"mutants": {k: pending[k] for k in keys[i::jobs]}}))
         jobs_files.append(job)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    workers = [subprocess.Popen([sys.executable, __file__, "--jsii-worker", str(job)], cwd=mutants,
-                                env=env, stdout=(work / f"{job.stem}.log").open("w"),
-                                stderr=subprocess.STDOUT) for job in jobs_files] if keys else []
-    codes = [worker.wait() for worker in workers]
+    codes = []
+    with contextlib.ExitStack() as logs:
+        workers = [subprocess.Popen([sys.executable, __file__, "--jsii-worker", str(job)], cwd=mutants,
+                                    env=env, stdout=logs.enter_context((work / f"{job.stem}.log").open("w")),
+                                    stderr=subprocess.STDOUT) for job in jobs_files]
+        codes = [worker.wait() for worker in workers]
     for job in jobs_files:
         results = job.with_suffix(".out.json")
         if results.exists():
