@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.predict.conftest import aws_env  # noqa: F401 (the fake-credentials fixture, shared)
 from tests.web.browser import find_browser, start_browser
 
 WAIT_S = 15.0

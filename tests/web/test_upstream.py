@@ -79,22 +79,6 @@ def stage_url(api: FakeApi) -> str:
     return api.url.removesuffix("/predict")
 
 
-@pytest.fixture
-def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Credentials:
-    """Fake credentials in the environment as the only link of the credential chain."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL", "XGB_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
-    return Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN)
-
-
 def web_app(deployment: Any, target: str) -> WebApp:
     config = deployment.config
     return WebApp(config.endpoint_name, config.handler_variants,
@@ -119,8 +103,8 @@ def test_the_stage_url_names_its_predict_resource() -> None:
 
 
 def test_iam_upstream_signs_each_request_and_keeps_the_credentials(deployment: Any,
-                                                                   aws_credentials: Credentials) -> None:
-    with serving(FakeApi(url="", credentials=aws_credentials)) as api:
+                                                                   aws_env: Credentials) -> None:
+    with serving(FakeApi(url="", credentials=aws_env)) as api:
         upstream = connect(stage_url(api), "iam", REGION, deployment.config)
         assert upstream.target.url == api.url
         with running_upstream(web_app(deployment, upstream.describe()), upstream.forward) as front:
@@ -170,8 +154,8 @@ def test_api_key_upstream_adds_the_key_from_the_environment(deployment: Any,
 
 
 def test_upstream_refuses_what_another_site_could_send(deployment: Any,
-                                                       aws_credentials: Credentials) -> None:
-    with serving(FakeApi(url="", credentials=aws_credentials)) as api:
+                                                       aws_env: Credentials) -> None:
+    with serving(FakeApi(url="", credentials=aws_env)) as api:
         upstream = connect(stage_url(api), "iam", REGION, deployment.config)
         with running_upstream(web_app(deployment, "test"), upstream.forward) as front:
             client = ApiClient(front.url)
@@ -193,7 +177,7 @@ def test_upstream_refuses_what_another_site_could_send(deployment: Any,
     assert api.received == []
 
 
-def test_upstream_needs_credentials_a_key_and_https(deployment: Any, aws_credentials: Credentials,
+def test_upstream_needs_credentials_a_key_and_https(deployment: Any, aws_env: Credentials,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(CliError, match="not https"):
         connect("http://abc123.execute-api.eu-west-1.amazonaws.com/v1", "iam", None, deployment.config)
@@ -209,9 +193,9 @@ def test_upstream_needs_credentials_a_key_and_https(deployment: Any, aws_credent
     assert upstream.target.auth == "none" and upstream.target.region == "eu-west-1"
 
 
-def test_xgbapi_serve_upstream(deployment: Any, aws_credentials: Credentials, tmp_path: Any) -> None:
+def test_xgbapi_serve_upstream(deployment: Any, aws_env: Credentials, tmp_path: Any) -> None:
     """The command line: ready line, page line, signed forwarding, clean stop, nothing secret printed."""
-    with serving(FakeApi(url="", credentials=aws_credentials)) as api:
+    with serving(FakeApi(url="", credentials=aws_env)) as api:
         process = subprocess.Popen(
             [sys.executable, "-m", "cli", "serve", "--config", deployment.config.source,
              "--upstream", stage_url(api), "--auth", "iam", "--region", REGION, "--api-port", "0",
@@ -255,9 +239,9 @@ def test_a_non_loopback_address_is_announced(capsys: pytest.CaptureFixture[str])
 
 
 def test_the_page_through_the_upstream_in_a_browser(browser: Any, deployment: Any,
-                                                    aws_credentials: Credentials) -> None:
+                                                    aws_env: Credentials) -> None:
     """The browser never signs: the page posts to its own server, which signs for the API."""
-    with serving(FakeApi(url="", credentials=aws_credentials, variant="challenger")) as api:
+    with serving(FakeApi(url="", credentials=aws_env, variant="challenger")) as api:
         upstream = connect(stage_url(api), "iam", REGION, deployment.config)
         with running_upstream(web_app(deployment, upstream.describe()), upstream.forward) as front:
             open_page(browser, front.url)
