@@ -71,7 +71,7 @@ class PredictionService:
                                     nulls_missing=settings.nulls_missing)
             self.content_type = spec.content_type
         # Variants with specs of their own: each variant's rows are encoded by its own parser.
-        # Keyed by str | None: a None variant (no positive weight) is looked up as is, a KeyError.
+        # Typed str | None for assign's result: with variants configured it always names one.
         self.variant_rows: dict[str | None, RawRows] = {}
         if any(v.spec is not None for v in settings.variants):
             from contract.encoding import numeric_spec
