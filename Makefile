@@ -23,7 +23,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help demo serve-local screenshot bench-local status ab-report install lock train synth test mutate snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler bench-encoding clean
+.PHONY: help demo serve-local screenshot bench-local status ab-report install lock train synth test mutate snapshot-update lint deploy deploy-emulated diff bench bench-synth bench-handler bench-encoding bench-scale clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -114,6 +114,9 @@ bench-handler: install  ## preprocessing Lambda: cold start and warm cost vs the
 
 bench-encoding: install  ## raw fields (penguins, reviews): handler, encoder and cold start vs their floors (CHECK=1: exit 1 on a missed goal)
 	$(PY) bench/encoding_bench.py $(if $(CHECK),--check)
+
+bench-scale: install  ## prepare + local training at 1M and 4M rows: peak RSS, rows/s vs pandas (long; not in make bench; ROWS=20000,80000 quick, WORK=DIR, CHECK=1)
+	$(PY) bench/scale_bench.py $(if $(ROWS),--rows $(ROWS)) $(if $(WORK),--work $(WORK)) $(if $(CHECK),--check)
 
 bench-local: install  ## 8 clients, 5000 requests through the local request path (needs make train)
 	$(PY) bench/local_load.py

@@ -4,9 +4,9 @@ The SageMaker execution role may read and write only under these prefixes, so th
 CLI must put every object it uploads, and every job output it asks for, below one of them.
 """
 
-DATASETS = "datasets/"  # prepared train / validation / test CSVs, one folder per run
+DATASETS = "datasets/"  # prepared train / validation / test shards, one folder per prepared dataset
 MODELS = "models/"  # training-job output and published local artifacts
-BATCH_TRANSFORM = "batch-transform/"  # evaluation inputs and outputs
+BATCH_TRANSFORM = "batch-transform/"  # evaluation outputs
 
 DATA_CAPTURE = "data-capture/"  # endpoint data capture (requests and responses)
 

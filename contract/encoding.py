@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -341,31 +341,91 @@ class FitOptions:
     max_chars: int = DEFAULT_MAX_CHARS
 
 
-def fit_field(name: str, kind: str, values: Sequence[Any], options: FitOptions) -> Field:
-    """The field's encoding fitted on ``values`` (the train split's raw values only)."""
-    if kind == "numeric":
-        return Field(name)
-    if kind == "categorical":
-        counts = Counter(c for c in (category_of(v, name) for v in values) if c is not None)
-        # Most frequent first, ties by name: the same data always gives the same columns.
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        kept = [c for c, n in ranked if n >= options.min_category_count][:options.max_categories]
-        return Field(name, kind, categories=tuple(kept), unseen=options.unseen)
-    if kind == "text":
-        documents: Counter[str] = Counter()
-        for value in values:
-            text = text_of(value, name, options.max_chars)
-            if text is not None:
-                documents.update(set(tokenize(text, options.stop_words)))
-        ranked = sorted(documents.items(), key=lambda item: (-item[1], item[0]))
-        vocabulary = [t for t, n in ranked if n >= options.min_document_count][:options.vocabulary_size]
+# Distinct categories or tokens a fitter counts exactly; beyond twice this it prunes (see
+# TopCounter). Generous next to the kept sizes (50 categories, 5000 tokens by default).
+COUNTER_CAPACITY = 50_000
+
+
+class TopCounter:
+    """Counts keys in bounded memory, for the top-N of a column bigger than memory.
+
+    Misra-Gries with batched decrements: when more than ``2 * capacity`` keys are held, the
+    (capacity+1)-th largest count is subtracted from every count and the keys at zero or below
+    are dropped. While a column has at most ``2 * capacity`` distinct keys nothing is ever
+    dropped and every count is exact (so small data fits exactly as before). Otherwise every key
+    that occurs more than n / (capacity + 1) times (n: the keys added) is kept, with a count at
+    most that much too low, and memory stays at ``2 * capacity`` keys whatever n is.
+    """
+
+    def __init__(self, capacity: int = COUNTER_CAPACITY) -> None:
+        self.capacity = capacity
+        self.counts: dict[str, int] = {}
+        self.pruned = False  # counts are lower bounds once anything was dropped
+
+    def update(self, keys: Iterable[str]) -> None:
+        counts = self.counts
+        get = counts.get
+        for key in keys:
+            counts[key] = get(key, 0) + 1
+        if len(counts) > 2 * self.capacity:
+            self._prune()
+
+    def _prune(self) -> None:
+        cut = sorted(self.counts.values(), reverse=True)[self.capacity]
+        self.counts = {k: n - cut for k, n in self.counts.items() if n > cut}
+        self.pruned = True
+
+    def ranked(self, minimum: int, limit: int) -> list[str]:
+        """The keys counted ``minimum`` times or more, most frequent first, ties by key (the same
+        data always gives the same columns), at most ``limit``."""
+        ranked = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
+        return [key for key, n in ranked if n >= minimum][:limit]
+
+
+class FieldFitter:
+    """A field's encoding fitted on the train split's raw values, given one at a time (``add``)
+    or in batches (``add_all``): ``prepare`` streams them; ``fit_field`` is the one-shot form."""
+
+    def __init__(self, name: str, kind: str, options: FitOptions,
+                 capacity: int = COUNTER_CAPACITY) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        self.name, self.kind, self.options = name, kind, options
+        self.counter = TopCounter(max(capacity, 10 * max(options.max_categories,
+                                                          options.vocabulary_size)))
+
+    def add_all(self, values: Iterable[Any]) -> None:
+        name, options = self.name, self.options
+        if self.kind == "categorical":
+            self.counter.update(c for c in (category_of(v, name) for v in values) if c is not None)
+        elif self.kind == "text":
+            update = self.counter.update
+            for value in values:
+                text = text_of(value, name, options.max_chars)
+                if text is not None:
+                    update(set(tokenize(text, options.stop_words)))  # document counts
+
+    def field(self) -> Field:
+        name, options = self.name, self.options
+        if self.kind == "numeric":
+            return Field(name)
+        if self.kind == "categorical":
+            kept = self.counter.ranked(options.min_category_count, options.max_categories)
+            return Field(name, self.kind, categories=tuple(kept), unseen=options.unseen)
+        vocabulary = self.counter.ranked(options.min_document_count, options.vocabulary_size)
         if not vocabulary:
             raise EncodingError(name, "empty_vocabulary",
                                 f"no token appears in {options.min_document_count} or more training "
                                 "rows; lower the minimum document count or treat the field as categorical")
-        return Field(name, kind, vocabulary=tuple(vocabulary), binary=options.binary,
+        return Field(name, self.kind, vocabulary=tuple(vocabulary), binary=options.binary,
                      stop_words=options.stop_words, max_chars=options.max_chars)
-    raise ValueError(f"unknown kind {kind!r}")
+
+
+def fit_field(name: str, kind: str, values: Sequence[Any], options: FitOptions) -> Field:
+    """The field's encoding fitted on ``values`` (the train split's raw values only)."""
+    fitter = FieldFitter(name, kind, options)
+    fitter.add_all(values)
+    return fitter.field()
 
 
 def choose_format(fields: tuple[Field, ...], sample: Sequence[Mapping[str, Any]]) -> str:

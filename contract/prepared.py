@@ -3,9 +3,11 @@
 Files, with ``<fmt>`` the model's input format (``csv`` or ``libsvm``, contract/encoding.py):
   ``dataset.json``            source, target, seed, row counts and the input spec (raw fields,
                               their kinds and fitted encodings, the format)
-  ``train.<fmt>``, ``validation.<fmt>``  label first, then the encoded features: the built-in
-                              algorithm's training channels
-  ``test.<fmt>``              the encoded features only, the way the endpoint receives rows
+  ``train/part-NNNNN.<fmt>``, ``validation/part-NNNNN.<fmt>``  label first, then the encoded
+                              features: the built-in algorithm's training channels, in shards
+                              of a bounded size (S3 key sharding hands each instance whole files)
+  ``test/part-NNNNN.<fmt>``   the encoded features only, the way the endpoint receives rows
+  dataset.json lists every shard in row order with its rows, bytes and SHA-256.
   ``test_labels.csv``         the test labels, one per line
   ``test_raw.csv``            the test rows as raw fields (header, then one row per test row):
                               what a caller sends the API, for the demo and the parity tests
@@ -26,12 +28,24 @@ from contract.errors import CliError
 DEFAULT_PREPARED_DIR = "data/prepared"  # where prepare writes and the demo reads, by default
 DATASET_FILE = "dataset.json"
 TEST_LABELS, TEST_RAW = "test_labels.csv", "test_raw.csv"
-TRAIN, VALIDATION, TEST = "train", "validation", "test"  # split names; files add the format
+TRAIN, VALIDATION, TEST = "train", "validation", "test"  # split names: folders of shards
+SPLITS = (TRAIN, VALIDATION, TEST)
 
 
-def split_file(split: str, input_format: str) -> str:
-    """``train`` + ``libsvm`` -> ``train.libsvm``."""
-    return f"{split}.{input_format}"
+def shard_file(split: str, index: int, input_format: str) -> str:
+    """``train``, 3, ``libsvm`` -> ``train/part-00003.libsvm`` (relative to the folder)."""
+    return f"{split}/part-{index:05d}.{input_format}"
+
+
+@dataclass(frozen=True)
+class Shard:
+    file: str  # relative to the prepared folder
+    rows: int
+    bytes: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,20 @@ def read_input_spec(directory: Path | str) -> InputSpec:
         return parse_spec(info["input"])
     except (ValueError, KeyError) as error:
         raise CliError(f"{Path(directory) / DATASET_FILE} has no usable input spec ({error})",
+                       "re-run `xgbapi prepare`") from None
+
+
+def read_shards(directory: Path | str) -> dict[str, tuple[Shard, ...]]:
+    info = read_dataset_info(directory)
+    if "shards" not in info:
+        raise CliError(f"{Path(directory) / DATASET_FILE} was written by an older prepare (one file "
+                       "per split, no shards)", "re-run `xgbapi prepare`")
+    try:
+        return {split: tuple(Shard(file=str(s["file"]), rows=int(s["rows"]), bytes=int(s["bytes"]),
+                                   sha256=str(s["sha256"])) for s in info["shards"][split])
+                for split in SPLITS}
+    except (KeyError, TypeError, ValueError) as error:
+        raise CliError(f"{Path(directory) / DATASET_FILE} has no usable shard list ({error!r})",
                        "re-run `xgbapi prepare`") from None
 
 

@@ -24,6 +24,7 @@ from training.defaults import (
     DEFAULT_REGION,
     DEFAULT_RUNS,
     DEFAULT_SEED,
+    DEFAULT_SHARD_MB,
     DEFAULT_TARGET,
 )
 from training.requests import DryRun, JobKind, JobTarget, TuningBudget
@@ -44,6 +45,11 @@ def _common(parser: argparse.ArgumentParser, *, backend: bool = True) -> None:
     parser.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG_PATH),
                         help="deployment config; its project.prefix names the Data stack (sagemaker)")
     parser.add_argument("--instance-type", default=DEFAULT_INSTANCE_TYPE, help="sagemaker job instance type")
+    if backend:
+        parser.add_argument("--instance-count", type=int, default=1, metavar="N",
+                            help="sagemaker: instances per job (default 1); train and tune shard the "
+                            "train channel by S3 key (one share of the shards each), evaluate spreads "
+                            "the test shards over the batch transform's instances")
 
 
 def register(commands: Any) -> None:
@@ -60,6 +66,12 @@ def register(commands: Any) -> None:
     prepare.add_argument("--seed", type=int, default=DEFAULT_SEED)
     prepare.add_argument("--validation-fraction", type=float, default=0.2)
     prepare.add_argument("--test-fraction", type=float, default=0.2)
+    prepare.add_argument("--split-key", metavar="COL",
+                         help="split by a hash of this column instead of the whole row: rows with "
+                         "the same value (a user, a session) stay in one split")
+    prepare.add_argument("--shard-mb", type=float, default=DEFAULT_SHARD_MB,
+                         help="largest shard file per split, in MiB (default %(default)s); with "
+                         "--instance-count N, train needs at least N shards")
     add_column_arguments(prepare)
     prepare.set_defaults(func=cmd_prepare)
 
@@ -154,11 +166,21 @@ def _run_dir(args: argparse.Namespace) -> Path:
 
 def job_target(args: argparse.Namespace, kind: JobKind) -> JobTarget:
     """The typed request of a sagemaker command, from its parsed flags."""
+    count = getattr(args, "instance_count", 1)
+    if count < 1:
+        raise CliError(f"--instance-count {count} must be at least 1", "e.g. --instance-count 2")
     stand_ins = DryRun(bucket=getattr(args, "bucket", None), role_arn=getattr(args, "role_arn", None),
                        kms_key_arn=getattr(args, "kms_key_arn", None))
     return JobTarget(kind=kind, region=args.region, framework_version=args.framework_version,
                      instance_type=args.instance_type, config=Path(args.config), runs_dir=args.runs_dir,
-                     dry_run=stand_ins if getattr(args, "dry_run", False) else None)
+                     dry_run=stand_ins if getattr(args, "dry_run", False) else None,
+                     instance_count=count)
+
+
+def _one_local_instance(args: argparse.Namespace) -> None:
+    if args.instance_count != 1:
+        raise CliError(f"--instance-count {args.instance_count} needs --backend sagemaker",
+                       "the local backend runs on this machine; drop --instance-count")
 
 
 def _print_dry_run(start: Any, *arguments: object) -> None:
@@ -228,8 +250,10 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
     table = data.load_table(args.data, args.target)
     prepared = data.write_prepared(table, args.out, args.seed, args.validation_fraction,
-                                   args.test_fraction, column_choices(args))
-    print(f"prepared {len(table.labels)} rows of {table.source} into {prepared.directory} "
+                                   args.test_fraction, column_choices(args), split_key=args.split_key,
+                                   shard_mb=args.shard_mb)
+    rows = sum(prepared.rows(split) for split in prepared.shards)
+    print(f"prepared {rows} rows of {table.source} into {prepared.directory} "
           f"(target {table.target!r}, {len(prepared.feature_names)} fields)")
     print(data.describe(prepared))
 
@@ -249,6 +273,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         run = sagemaker_backend.train_run(target, args.variant, prepared, hp)
     else:
         from training import local_runs
+
+        _one_local_instance(args)
 
         run = local_runs.train_run(prepared, args.runs_dir, args.variant, hp, args.framework_version,
                                    args.region)
@@ -275,6 +301,8 @@ def cmd_tune(args: argparse.Namespace) -> None:
     else:
         from training import local_runs
 
+        _one_local_instance(args)
+
         run = local_runs.tune_run(prepared, args.runs_dir, args.variant, base, ranges, args.trials,
                                   args.framework_version, args.region, seed=args.seed)
     print(f"tuned {run}")
@@ -295,6 +323,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         scores = sagemaker_backend.evaluate_run(target, run, prepared)
     else:
         from training import local_runs
+
+        _one_local_instance(args)
 
         scores = local_runs.evaluate_run(run, prepared)
     print(f"evaluated {run}: " + ", ".join(f"{k}={v:.4f}" for k, v in scores.items()))

@@ -1,17 +1,27 @@
-"""Read a tabular dataset, settle each column's kind, split it, fit the encodings on the train
-split and write the model's input files (contract/prepared.py describes the folder).
+"""Stream a tabular dataset into the model's input files, in memory that does not grow with its rows
+(contract/prepared.py describes the folder written).
+
+Two passes over the source (training/sources.py reads it in chunks):
+1. survey: check the labels, settle each column's kind on the first rows, assign every row to
+   train, validation or test by a hash of the row (or of a key column), and fit the encodings on
+   the train rows as they go by (contract/encoding.py's FieldFitter: bounded counters);
+2. write: encode every row with ``contract.encoding.Encoder``, the code the Lambda runs on
+   requests, into numbered shards of at most ``--shard-mb`` per split.
+A row's split depends only on its own contents and the seed, so the same rows land in the same
+split whatever the chunk and shard sizes, and no shuffle in memory is needed.
 
 Column kinds (contract/encoding.py): a column whose values all read as numbers is numeric; a
 string column is text when its values average three words or more, categorical otherwise
-(booleans are categorical). ``ColumnChoices`` overrides the guess or drops columns. Encodings are
-fitted on the train split only, and every split is encoded by ``contract.encoding.Encoder``, the
-code the Lambda runs on requests. The format is CSV for all-numeric data (as before raw fields
-existed) and otherwise the smaller of CSV and libsvm on the train split, unless forced.
+(booleans are categorical). They are settled on the first ``KIND_SAMPLE_ROWS`` rows; a later row
+that contradicts them (text in a numeric column) is an error naming the row and the column.
+``ColumnChoices`` overrides the guess or drops columns. The format is CSV for all-numeric data
+and otherwise the smaller of CSV and libsvm on the first train rows, unless forced.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -19,61 +29,50 @@ import statistics
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from contract.encoding import (
     FORMATS,
     KINDS,
     Encoder,
     EncodingError,
+    FieldFitter,
     FitOptions,
     InputSpec,
     category_of,
     choose_format,
-    fit_field,
     number_of,
     raw_cell,
 )
 from contract.errors import CliError
-from contract.manifest import FEATURE_NAME  # the names travel into JSON, CSV and env variables
 from contract.prepared import (
     DATASET_FILE,
+    SPLITS,
     TEST,
     TEST_LABELS,
     TEST_RAW,
     TRAIN,
     VALIDATION,
+    Shard,
     read_dataset_info,
     read_input_spec,
-    split_file,
+    read_shards,
+    shard_file,
 )
-from training.defaults import DEFAULT_SEED, DEFAULT_TARGET
+from training.defaults import DEFAULT_SEED, DEFAULT_SHARD_MB
+from training.sources import CHUNK_BYTES, Chunk, Table, load_table
+
+__all__ = ["Table", "load_table"]  # the sources' names, re-exported for prepare's callers
 
 MIN_ROWS = 10  # fewer rows cannot give every split at least one row to learn or score on
 TEXT_MIN_MEAN_WORDS = 3  # a string column averaging this many words or more is text
 FORMAT_SAMPLE_ROWS = 1000  # train rows encoded both ways to pick the smaller format
+KIND_SAMPLE_ROWS = 10_000  # the first rows, on which each column's kind is settled
 
-
-@dataclass(frozen=True)
-class Table:
-    """Raw feature columns (CSV text, or typed values from Parquet/sklearn) and numeric labels."""
-
-    source: str
-    target: str
-    columns: dict[str, list[Any]]
-    labels: np.ndarray
-    from_text: bool  # the values are CSV text (numbers still to parse)
-
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return tuple(self.columns)
-
-    def row(self, index: int) -> dict[str, Any]:
-        return {name: values[index] for name, values in self.columns.items()}
 
 
 @dataclass(frozen=True)
@@ -87,10 +86,48 @@ class ColumnChoices:
 
 
 @dataclass(frozen=True)
+class SplitPlan:
+    """Which split a row goes to: a keyed hash of the row (or of its ``key`` column) mapped to
+    [0, 1), compared with the fractions. Rows with equal contents (or equal keys) share a split."""
+
+    seed: int = DEFAULT_SEED
+    validation_fraction: float = 0.2
+    test_fraction: float = 0.2
+    key: str | None = None  # a column whose equal values must stay together (a user id)
+
+    def __post_init__(self) -> None:
+        if not (0 < self.validation_fraction < 1 and 0 < self.test_fraction < 1
+                and self.validation_fraction + self.test_fraction < 1):
+            raise CliError("validation and test fractions must be in (0, 1) and sum to less than 1",
+                           "e.g. --validation-fraction 0.2 --test-fraction 0.2")
+
+    def splits(self, chunk: Chunk) -> list[str]:
+        """The split of each row of ``chunk``."""
+        salt = str(self.seed).encode()
+        test, held_out = self.test_fraction, self.test_fraction + self.validation_fraction
+        if self.key is not None:
+            keys: Any = map(raw_cell, chunk.columns[self.key])
+        else:
+            columns = [map(raw_cell, values) for values in chunk.columns.values()]
+            keys = ("\x1f".join(cells) for cells in zip(*columns, strict=True))
+        out = []
+        for key in keys:
+            digest = hashlib.blake2b(key.encode(), digest_size=8, key=salt).digest()
+            where = int.from_bytes(digest) / 2**64
+            out.append(TEST if where < test else VALIDATION if where < held_out else TRAIN)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": "hash", "seed": self.seed, "key": self.key,
+                "validation_fraction": self.validation_fraction, "test_fraction": self.test_fraction}
+
+
+@dataclass(frozen=True)
 class Prepared:
     directory: Path
     target: str
     spec: InputSpec
+    shards: dict[str, tuple[Shard, ...]]  # split -> its shards, in row order
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -100,117 +137,50 @@ class Prepared:
     def input_format(self) -> str:
         return self.spec.format
 
-    def path(self, split: str) -> Path:
-        """A split's file (``train`` -> ``train.csv`` or ``train.libsvm``), or any other file."""
-        if split in (TRAIN, VALIDATION, TEST):
-            return self.directory / split_file(split, self.spec.format)
-        return self.directory / split
+    def rows(self, split: str) -> int:
+        return sum(shard.rows for shard in self.shards[split])
+
+    def shard_paths(self, split: str) -> list[Path]:
+        return [self.directory / shard.file for shard in self.shards[split]]
+
+    def fingerprint(self) -> str:
+        """A digest of dataset.json, which names every shard's SHA-256: equal for equal data."""
+        return hashlib.sha256((self.directory / DATASET_FILE).read_bytes()).hexdigest()[:16]
+
+    def read_shard(self, path: Path, *, labelled: bool) -> tuple[Any, np.ndarray]:
+        """One shard read back the way the container reads it: a dense float matrix (CSV, empty
+        = NaN) or a scipy CSR matrix (libsvm, absent = missing, ``j:0`` = zero), and labels."""
+        return _read_split(path, self.spec, labelled=labelled)
 
     def load_xy(self, split: str) -> tuple[Any, np.ndarray]:
-        """A label-first split read back the way the container reads it: a dense float matrix
-        (CSV, empty = NaN) or a scipy CSR matrix (libsvm, absent = missing, ``j:0`` = zero)."""
-        return _read_split(self.path(split), self.spec, labelled=True)
+        """A whole label-first split in memory (small data: tests and parity checks)."""
+        return _stack([self.read_shard(path, labelled=True) for path in self.shard_paths(split)])
 
     def load_test(self) -> tuple[Any, np.ndarray]:
-        features, _ = _read_split(self.path(TEST), self.spec, labelled=False)
-        labels = _read_split(self.directory / TEST_LABELS, None, labelled=False)[0][:, 0]
-        return features, labels
+        features, _ = _stack([self.read_shard(path, labelled=False) for path in self.shard_paths(TEST)])
+        return features, self.test_labels()
+
+    def test_labels(self) -> np.ndarray:
+        return np.loadtxt(self.directory / TEST_LABELS, dtype=np.float64, ndmin=1)
 
 
-def load_table(path: str | None, target: str = DEFAULT_TARGET) -> Table:
-    """The default demo data (sklearn's bundled diabetes set, no download), a CSV or a Parquet file."""
-    if path is None:
-        return _diabetes(target)
-    file = Path(path)
-    if not file.is_file():
-        raise CliError(f"data file {path} does not exist",
-                       "pass an existing CSV or Parquet file with --data, or omit --data for the demo data")
-    if file.suffix.lower() in {".parquet", ".pq"}:
-        return _to_table(str(file), _read_parquet(file), target, from_text=False)
-    return _to_table(str(file), _read_csv(file), target, from_text=True)
+def test_label_batches(prepared: Prepared) -> Iterator[np.ndarray]:
+    """The test labels in batches of the test shards' sizes, read a batch at a time."""
+    with (prepared.directory / TEST_LABELS).open(encoding="utf-8") as handle:
+        for shard in prepared.shards[TEST]:
+            batch = np.array([float(line) for line in islice(handle, shard.rows)])
+            if batch.size != shard.rows:
+                raise CliError(f"{prepared.directory / TEST_LABELS} ends before the test shards do",
+                               "re-run `xgbapi prepare`")
+            yield batch
 
 
-def _diabetes(target: str) -> Table:
-    from sklearn.datasets import load_diabetes
+def _stack(parts: list[tuple[Any, np.ndarray]]) -> tuple[Any, np.ndarray]:
+    from scipy.sparse import issparse, vstack
 
-    bunch = load_diabetes()
-    columns: dict[str, list[object]] = {name: [float(v) for v in bunch.data[:, i]] for i, name in
-                                        enumerate(bunch.feature_names)}
-    columns[DEFAULT_TARGET] = [float(v) for v in bunch.target]
-    return _to_table("sklearn diabetes", columns, target, from_text=False)
-
-
-def _read_csv(file: Path) -> dict[str, list[object]]:
-    try:
-        # utf-8-sig: spreadsheet exports often start with a byte-order mark.
-        with file.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
-    except UnicodeDecodeError:
-        raise CliError(f"data file {file} is not UTF-8 text", "save it as UTF-8 CSV, or as Parquet") from None
-    except csv.Error as error:
-        raise CliError(f"data file {file} is not valid CSV ({error})",
-                       "fix the file or export it again") from None
-    if not rows or not any(cell.strip() for cell in rows[0]):
-        raise CliError(f"data file {file} is empty", "give a CSV with a header row and data rows")
-    header = [name.strip() for name in rows[0]]
-    columns: dict[str, list[object]] = {name: [] for name in header}
-    if len(columns) != len(header):
-        raise CliError(f"data file {file} has duplicate column names", "rename the columns so each is unique")
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue  # blank line
-        if len(row) != len(header):
-            raise CliError(f"{file} line {number} has {len(row)} fields, the header has {len(header)}",
-                           "fix the row or the header")
-        for name, cell in zip(header, row, strict=True):
-            columns[name].append(cell)
-    return columns
-
-
-def _read_parquet(file: Path) -> dict[str, list[object]]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(file)
-    except Exception as error:  # pyarrow raises several types for a bad file
-        raise CliError(f"data file {file} is not readable Parquet ({type(error).__name__})",
-                       "check the file, or export it as CSV") from None
-    return {name: table.column(name).to_pylist() for name in table.column_names}
-
-
-def _to_table(source: str, columns: dict[str, list[Any]], target: str, *, from_text: bool) -> Table:
-    if target not in columns:
-        raise CliError(f"target column {target!r} is not in {source} (columns: {', '.join(columns)})",
-                       "name the label column with --target")
-    features = {name: values for name, values in columns.items() if name != target}
-    if not features:
-        raise CliError(f"{source} has no feature columns besides {target!r}", "add feature columns")
-    for name in features:
-        if not FEATURE_NAME.match(name):
-            raise CliError(f"feature column {name!r} is not a usable name",
-                           "rename it to 1-128 characters without spaces, commas or quotes")
-    rows = len(columns[target])
-    if rows < MIN_ROWS:
-        raise CliError(f"{source} has {rows} data rows, at least {MIN_ROWS} are needed to split "
-                       "train/validation/test", "use a larger dataset")
-    labels = []
-    for value in columns[target]:
-        try:
-            number = number_of(value, target, text=True)
-        except EncodingError as error:
-            if error.code == "out_of_range":
-                raise CliError(f"target column {target!r} has infinite values (e.g. {value!r})",
-                               "drop or fix those rows") from None
-            raise CliError(f"target column {target!r} in {source} is not numeric (e.g. {value!r})",
-                           "predict a numeric target (encode classes as 0, 1, ...)") from None
-        labels.append(float("nan") if number is None else number)
-    label_array = np.array(labels, dtype=np.float64)
-    missing = int(np.isnan(label_array).sum())
-    if missing:
-        raise CliError(f"target column {target!r} has {missing} empty or NaN values",
-                       "drop or fill those rows before training")
-    return Table(source=source, target=target, columns=features, labels=label_array,
-                 from_text=from_text)
+    matrices = [m for m, _ in parts]
+    matrix = vstack(matrices, format="csr") if issparse(matrices[0]) else np.vstack(matrices)
+    return matrix, np.concatenate([labels for _, labels in parts])
 
 
 def infer_kind(name: str, values: Sequence[Any], *, from_text: bool) -> str:
@@ -218,7 +188,8 @@ def infer_kind(name: str, values: Sequence[Any], *, from_text: bool) -> str:
     present = [v for v in values if category_of(v, name) is not None] if from_text else \
         [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
     if not present:
-        raise CliError(f"column {name!r} has no values", f"drop it with --drop {name}")
+        raise CliError(f"column {name!r} has no values in its first {KIND_SAMPLE_ROWS} rows",
+                       f"drop it with --drop {name}, or name its kind (--numeric, --categorical, --text)")
     if not any(isinstance(v, bool) for v in present):
         try:
             for value in present:
@@ -234,57 +205,28 @@ def infer_kind(name: str, values: Sequence[Any], *, from_text: bool) -> str:
     return "categorical"
 
 
-def settle_kinds(table: Table, choices: ColumnChoices) -> dict[str, str]:
-    """Each kept column's kind: the override, else the guess."""
+def check_choices(table: Table, choices: ColumnChoices) -> list[str]:
+    """The kept feature columns, after checking the overrides name real columns and kinds."""
     for name in (*choices.kinds, *choices.drop):
-        if name not in table.columns:
+        if name not in table.feature_names:
             raise CliError(f"column {name!r} named in an override is not a feature of {table.source}",
-                           f"use one of: {', '.join(table.columns)}")
+                           f"use one of: {', '.join(table.feature_names)}")
     for name, kind in choices.kinds.items():
         if kind not in KINDS:
             raise CliError(f"kind {kind!r} for column {name!r} is not one of {', '.join(KINDS)}",
                            "use --numeric, --categorical or --text")
-    kept = [name for name in table.columns if name not in choices.drop]
+    kept = [name for name in table.feature_names if name not in choices.drop]
     if not kept:
         raise CliError("every feature column is dropped", "keep at least one column")
-    return {name: choices.kinds.get(name) or infer_kind(name, table.columns[name],
-                                                         from_text=table.from_text)
-            for name in kept}
+    if choices.input_format not in ("auto", *FORMATS):
+        raise CliError(f"--format {choices.input_format!r} is not auto, csv or libsvm", "pass --format auto")
+    return kept
 
 
-def split_indices(rows: int, seed: int = DEFAULT_SEED, validation_fraction: float = 0.2,
-                  test_fraction: float = 0.2) -> dict[str, np.ndarray]:
-    """Fixed-seed train / validation / test row numbers (fractions of the whole table)."""
-    if not (0 < validation_fraction < 1 and 0 < test_fraction < 1
-            and validation_fraction + test_fraction < 1):
-        raise CliError("validation and test fractions must be in (0, 1) and sum to less than 1",
-                       "e.g. --validation-fraction 0.2 --test-fraction 0.2")
-    rest, test = train_test_split(np.arange(rows), test_size=test_fraction, random_state=seed)
-    train, validation = train_test_split(rest, test_size=validation_fraction / (1 - test_fraction),
-                                         random_state=seed)
-    return {TRAIN: train, VALIDATION: validation, TEST: test}
-
-
-def fit_spec(table: Table, kinds: dict[str, str], train_rows: np.ndarray,
-             choices: ColumnChoices) -> InputSpec:
-    """The fields' encodings fitted on the train rows, and the format."""
-    fields = []
-    for name, kind in kinds.items():
-        values = [table.columns[name][i] for i in train_rows]
-        try:
-            fields.append(fit_field(name, kind, values, choices.options))
-        except EncodingError as error:
-            raise CliError(f"column {name!r}: {error.message}", _fix_for(error, name)) from None
-    fmt = choices.input_format
-    if fmt == "auto":
-        if all(f.kind == "numeric" for f in fields):
-            fmt = "csv"
-        else:
-            sample = [_text_row(table, kinds, i) for i in train_rows[:FORMAT_SAMPLE_ROWS]]
-            fmt = choose_format(tuple(fields), sample)
-    elif fmt not in FORMATS:
-        raise CliError(f"--format {fmt!r} is not auto, csv or libsvm", "pass --format auto")
-    return InputSpec(tuple(fields), fmt)
+def settle_kinds(table: Table, choices: ColumnChoices, sample: dict[str, list[Any]]) -> dict[str, str]:
+    """Each kept column's kind: the override, else the guess on ``sample`` (the first rows)."""
+    return {name: choices.kinds.get(name) or infer_kind(name, sample[name], from_text=table.from_text)
+            for name in check_choices(table, choices)}
 
 
 def _fix_for(error: EncodingError, name: str) -> str:
@@ -297,65 +239,237 @@ def _fix_for(error: EncodingError, name: str) -> str:
     return f"drop the column (--drop {name}) or change its kind"
 
 
-def _text_row(table: Table, kinds: dict[str, str], index: int) -> dict[str, str]:
-    """Row ``index`` as raw CSV text (what test_raw.csv holds and a CSV caller sends)."""
-    return {name: raw_cell(table.columns[name][index]) for name in kinds}
-
-
-def encoded_lines(table: Table, spec: InputSpec, rows: np.ndarray, *,
-                  labelled: bool) -> Iterator[str]:
-    """The split's lines, each row encoded by the encoder the Lambda runs."""
-    encoder = Encoder(spec)
-    sep = " " if spec.format == "libsvm" else ","
-    names = spec.field_names
-    for i in rows:
-        row = {name: table.columns[name][i] for name in names}
+def _labels(table: Table, chunk: Chunk) -> list[float]:
+    """The chunk's labels; NaN for a missing one (counted by the survey, which refuses them)."""
+    labels = []
+    for offset, value in enumerate(chunk.columns[table.target]):
         try:
-            line = encoder.encode(row, text=table.from_text)
+            number = number_of(value, table.target, text=True)
         except EncodingError as error:
-            raise CliError(f"{table.source} data row {int(i) + 1}, column {error.field!r}: "
+            row = chunk.first_row + offset
+            if error.code == "out_of_range":
+                raise CliError(f"target column {table.target!r} has infinite values (e.g. {value!r} "
+                               f"at data row {row})", "drop or fix those rows") from None
+            raise CliError(f"target column {table.target!r} in {table.source} is not numeric "
+                           f"(e.g. {value!r} at data row {row})",
+                           "predict a numeric target (encode classes as 0, 1, ...)") from None
+        labels.append(float("nan") if number is None else number)
+    return labels
+
+
+@dataclass
+class Survey:
+    """What the first pass learns: rows per split, the kinds, the fitted fields, a format sample."""
+
+    rows: dict[str, int]
+    kinds: dict[str, str]
+    spec: InputSpec
+
+
+def survey(table: Table, plan: SplitPlan, choices: ColumnChoices,
+           chunk_bytes: int = CHUNK_BYTES) -> Survey:
+    """Pass 1: labels checked, kinds settled on the first rows, encodings fitted on train rows."""
+    if plan.key is not None and plan.key not in (*table.feature_names, table.target):
+        raise CliError(f"split key {plan.key!r} is not a column of {table.source}",
+                       f"use one of: {', '.join(table.feature_names)}")
+    check_choices(table, choices)
+    rows = dict.fromkeys(SPLITS, 0)
+    missing_labels, first_missing = 0, 0
+    pending: list[tuple[Chunk, list[str]]] = []  # chunks read before the kinds are settled
+    sample_rows = 0
+    kinds: dict[str, str] | None = None
+    fitters: dict[str, FieldFitter] = {}
+    format_sample: list[tuple[int, dict[str, str]]] = []  # (data row, raw text row)
+
+    def fit(chunk: Chunk, splits: list[str]) -> None:
+        train = [i for i, s in enumerate(splits) if s == TRAIN]
+        for name, fitter in fitters.items():
+            values = chunk.columns[name]
+            fitter.add_all(values[i] for i in train)
+        room = FORMAT_SAMPLE_ROWS - len(format_sample)
+        for i in train[:max(room, 0)]:
+            format_sample.append((chunk.first_row + i,
+                                  {name: raw_cell(chunk.columns[name][i]) for name in fitters}))
+
+    def settle(chunks: list[tuple[Chunk, list[str]]]) -> dict[str, str]:
+        sample = {name: [v for chunk, _ in chunks for v in chunk.columns[name]][:KIND_SAMPLE_ROWS]
+                  for name in table.feature_names}
+        settled = settle_kinds(table, choices, sample)
+        fitters.update({name: FieldFitter(name, kind, choices.options) for name, kind in settled.items()})
+        return settled
+
+    try:
+        for chunk in table.chunks(chunk_bytes):
+            for offset, label in enumerate(_labels(table, chunk)):
+                if label != label:
+                    missing_labels += 1
+                    first_missing = first_missing or chunk.first_row + offset
+            splits = plan.splits(chunk)
+            for split in splits:
+                rows[split] += 1
+            if kinds is None:
+                pending.append((chunk, splits))
+                sample_rows += len(chunk)
+                if sample_rows < KIND_SAMPLE_ROWS:
+                    continue
+                kinds = settle(pending)
+                for earlier in pending:
+                    fit(*earlier)
+                pending = []
+            else:
+                fit(chunk, splits)
+        if kinds is None:
+            total = sum(rows.values())
+            if total < MIN_ROWS:
+                raise CliError(f"{table.source} has {total} data rows, at least {MIN_ROWS} are needed "
+                               "to split train/validation/test", "use a larger dataset")
+            kinds = settle(pending)
+            for earlier in pending:
+                fit(*earlier)
+        fields = tuple(fitter.field() for fitter in fitters.values())
+    except EncodingError as error:
+        raise CliError(f"column {error.field!r}: {error.message}", _fix_for(error, error.field)) from None
+    if missing_labels:
+        raise CliError(f"target column {table.target!r} has {missing_labels} empty or NaN values "
+                       f"(the first at data row {first_missing})", "drop or fill those rows before training")
+    for split, count in rows.items():
+        if count == 0:
+            raise CliError(f"the {split} split of {table.source} got none of its {sum(rows.values())} "
+                           "rows (splits are drawn by a hash of each row)",
+                           "use more rows or a larger --validation-fraction / --test-fraction")
+    fmt = choices.input_format
+    if fmt == "auto" and all(f.kind == "numeric" for f in fields):
+        fmt = "csv"
+    elif fmt == "auto":
+        check = Encoder(InputSpec(fields, "csv")).encode
+        for number, row in format_sample:  # a bad value here is named by its row, as in pass 2
+            try:
+                check(row, text=True)
+            except EncodingError as error:
+                raise CliError(f"{table.source} data row {number}, column {error.field!r}: {error.message}",
+                               _fix_for(error, error.field)) from None
+        fmt = choose_format(fields, [row for _, row in format_sample])
+    return Survey(rows=rows, kinds=kinds, spec=InputSpec(fields, fmt))
+
+
+class ShardWriter:
+    """One split's lines into ``<split>/part-NNNNN.<fmt>`` files of at most ``max_bytes`` each
+    (a line longer than that gets a shard to itself), with each shard's size and SHA-256."""
+
+    def __init__(self, root: Path, split: str, fmt: str, max_bytes: int) -> None:
+        self.root, self.split, self.fmt, self.max_bytes = root, split, fmt, max_bytes
+        (root / split).mkdir()
+        self.done: list[Shard] = []
+        self._handle: Any = None
+
+    def write(self, lines: list[str]) -> None:
+        for line in lines:
+            data = (line + "\n").encode()  # encoded lines are numbers: ASCII
+            if self._handle is None or (self._bytes and self._bytes + len(data) > self.max_bytes):
+                self._next()
+            self._handle.write(data)
+            self._hash.update(data)
+            self._bytes += len(data)
+            self._rows += 1
+
+    def _next(self) -> None:
+        self._finish()
+        self._file = shard_file(self.split, len(self.done), self.fmt)
+        self._handle = (self.root / self._file).open("wb")
+        self._hash, self._bytes, self._rows = hashlib.sha256(), 0, 0
+
+    def _finish(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self.done.append(Shard(file=self._file, rows=self._rows, bytes=self._bytes,
+                                   sha256=self._hash.hexdigest()))
+            self._handle = None
+
+    def close(self) -> tuple[Shard, ...]:
+        self._finish()
+        return tuple(self.done)
+
+
+def encoded_lines(table: Table, spec: InputSpec, *, labelled: bool,
+                  chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
+    """Every row of ``table`` in order, encoded by the encoder the Lambda runs (parity tests)."""
+    for chunk in table.chunks(chunk_bytes):
+        yield from _encode(table, spec, chunk, _labels(table, chunk) if labelled else None)
+
+
+def _encode(table: Table, spec: InputSpec, chunk: Chunk, labels: list[float] | None,
+            encoder: Encoder | None = None) -> list[str]:
+    encode = (encoder or Encoder(spec)).encode
+    names = spec.field_names
+    sep = " " if spec.format == "libsvm" else ","
+    text = table.from_text
+    lines = []
+    for offset, values in enumerate(zip(*(chunk.columns[name] for name in names), strict=True)):
+        try:
+            line = encode(dict(zip(names, values, strict=True)), text=text)
+        except EncodingError as error:
+            raise CliError(f"{table.source} data row {chunk.first_row + offset}, column {error.field!r}: "
                            f"{error.message}", _fix_for(error, error.field)) from None
-        yield f"{float(table.labels[i])!r}{sep}{line}" if labelled else line
+        lines.append(line if labels is None else f"{labels[offset]!r}{sep}{line}")
+    return lines
 
 
 def write_prepared(table: Table, out: Path, seed: int = DEFAULT_SEED, validation_fraction: float = 0.2,
-                   test_fraction: float = 0.2, choices: ColumnChoices | None = None) -> Prepared:
+                   test_fraction: float = 0.2, choices: ColumnChoices | None = None, *,
+                   split_key: str | None = None, shard_mb: float = DEFAULT_SHARD_MB,
+                   chunk_bytes: int = CHUNK_BYTES) -> Prepared:
     """Write the splits into ``out``, replacing an earlier preparation only once all files exist."""
     choices = choices or ColumnChoices()
-    splits = split_indices(len(table.labels), seed, validation_fraction, test_fraction)
-    kinds = settle_kinds(table, choices)
-    spec = fit_spec(table, kinds, splits[TRAIN], choices)
+    plan = SplitPlan(seed, validation_fraction, test_fraction, split_key)
+    if not shard_mb > 0:
+        raise CliError(f"--shard-mb {shard_mb} must be more than 0", "e.g. --shard-mb 64")
+    surveyed = survey(table, plan, choices, chunk_bytes)
+    spec = surveyed.spec
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
     try:
-        for name in (TRAIN, VALIDATION):
-            _write_lines(staging / split_file(name, spec.format),
-                         encoded_lines(table, spec, splits[name], labelled=True))
-        test = splits[TEST]
-        _write_lines(staging / split_file(TEST, spec.format),
-                     encoded_lines(table, spec, test, labelled=False))
-        _write_lines(staging / TEST_LABELS, (f"{float(table.labels[i])!r}" for i in test))
-        with (staging / TEST_RAW).open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(spec.field_names)
-            writer.writerows([_text_row(table, kinds, i)[name] for name in spec.field_names]
-                             for i in test)
-        meta = {"source": table.source, "target": table.target, "features": list(spec.field_names),
-                "seed": seed, "rows": {name: len(rows) for name, rows in splits.items()},
-                "columns": len(spec.column_names()), "input": spec.to_dict()}
+        max_bytes = max(1, int(shard_mb * 1024**2))
+        writers = {split: ShardWriter(staging, split, spec.format, max_bytes) for split in SPLITS}
+        encoder = Encoder(spec)
+        names = spec.field_names
+        with (staging / TEST_LABELS).open("w", encoding="utf-8") as labels_file, \
+                (staging / TEST_RAW).open("w", encoding="utf-8", newline="") as raw_file:
+            raw = csv.writer(raw_file, lineterminator="\n")
+            raw.writerow(names)
+            for chunk in table.chunks(chunk_bytes):
+                labels = _labels(table, chunk)
+                splits = plan.splits(chunk)
+                lines = _encode(table, spec, chunk, None, encoder)
+                sep = " " if spec.format == "libsvm" else ","
+                for split in (TRAIN, VALIDATION):
+                    writers[split].write([f"{labels[i]!r}{sep}{line}" for i, line in enumerate(lines)
+                                          if splits[i] == split])
+                test = [i for i, s in enumerate(splits) if s == TEST]
+                writers[TEST].write([lines[i] for i in test])
+                labels_file.writelines(f"{labels[i]!r}\n" for i in test)
+                raw.writerows([raw_cell(chunk.columns[name][i]) for name in names] for i in test)
+        shards = {split: writer.close() for split, writer in writers.items()}
+        meta = {"source": table.source, "target": table.target, "features": list(names),
+                "split": plan.to_dict(), "rows": surveyed.rows, "columns": len(spec.column_names()),
+                "input": spec.to_dict(),
+                "shards": {split: [s.to_dict() for s in parts] for split, parts in shards.items()}}
         (staging / DATASET_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        staging.chmod(0o755)
+        for directory in (staging, *(staging / split for split in SPLITS)):
+            directory.chmod(0o755)
         _replace_directory(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return Prepared(out, table.target, spec)
+    return Prepared(out, table.target, spec, shards)
 
 
 def describe(prepared: Prepared) -> str:
     """The schema prepare settled on, one line per field (what ``xgbapi prepare`` prints)."""
-    lines = [f"input format {prepared.spec.format}, {len(prepared.spec.column_names())} model columns"]
+    counts = ", ".join(f"{split} {prepared.rows(split)} ({len(prepared.shards[split])} shard"
+                       f"{'s' if len(prepared.shards[split]) != 1 else ''})" for split in SPLITS)
+    lines = [f"input format {prepared.spec.format}, {len(prepared.spec.column_names())} model columns; "
+             f"rows: {counts}"]
     for f in prepared.spec.fields:
         if f.kind == "categorical":
             detail = f"{len(f.categories)} categories + (other): {', '.join(f.categories[:8])}" + \
@@ -370,18 +484,22 @@ def describe(prepared: Prepared) -> str:
     return "\n".join(lines)
 
 
-def _write_lines(path: Path, lines: Iterator[str]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        for line in lines:
-            handle.write(line + "\n")
-
-
-def _read_split(path: Path, spec: InputSpec | None, *, labelled: bool) -> tuple[Any, np.ndarray]:
+def _read_split(path: Path, spec: InputSpec, *, labelled: bool) -> tuple[Any, np.ndarray]:
     if not path.is_file():
-        raise CliError(f"prepared file {path} does not exist", "run `xgbapi prepare` first")
-    if spec is not None and spec.format == "libsvm":
+        raise CliError(f"prepared file {path} does not exist", "run `xgbapi prepare` again")
+    if spec.format == "libsvm":
         return _read_libsvm(path, Encoder(spec).width, labelled=labelled)
-    matrix = np.genfromtxt(path, delimiter=",", dtype=np.float64, ndmin=2, filling_values=np.nan)
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    width = len(spec.column_names()) + (1 if labelled else 0)
+    names = [str(i) for i in range(width)]
+    # pyarrow parses in C (np.genfromtxt: in Python, 20x slower); an empty field is null -> NaN.
+    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=names),
+                           convert_options=pacsv.ConvertOptions(
+                               column_types=dict.fromkeys(names, pa.float64())))
+    matrix = np.column_stack([table.column(i).to_numpy(zero_copy_only=False) for i in range(width)]) \
+        if table.num_rows else np.empty((0, width))
     if labelled:
         return matrix[:, 1:], matrix[:, 0]
     return matrix, np.empty(0)
@@ -422,4 +540,5 @@ def _replace_directory(staging: Path, out: Path) -> None:
 
 def load_prepared(directory: Path | str) -> Prepared:
     meta = read_dataset_info(directory)
-    return Prepared(Path(directory), str(meta["target"]), read_input_spec(directory))
+    return Prepared(Path(directory), str(meta["target"]), read_input_spec(directory),
+                    read_shards(directory))

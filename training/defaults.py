@@ -11,3 +11,4 @@ DEFAULT_TARGET = "target"  # the label column
 DEFAULT_SEED = 42  # the split's seed
 DEFAULT_RUNS = Path("runs")
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"
+DEFAULT_SHARD_MB = 64  # a split's largest shard file: S3 key sharding hands each instance whole files

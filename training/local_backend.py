@@ -6,11 +6,16 @@ by a newer xgboost loads in an older container without an error and predicts wro
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xgboost as xgb
@@ -47,24 +52,82 @@ class TrainResult:
         return bytes(self.booster.save_raw(raw_format="ubj"))
 
 
+class ShardIter(xgb.DataIter):
+    """A split's shards, one batch each, for xgboost's iterator-built matrices: the whole split
+    is never one array in memory, only one shard at a time (and, in memory or in a disk cache,
+    the quantized matrix)."""
+
+    def __init__(self, prepared: Prepared, split: str, cache: Path | None = None) -> None:
+        self._prepared, self._paths, self._next = prepared, prepared.shard_paths(split), 0
+        super().__init__(cache_prefix=None if cache is None else str(cache / split), release_data=True)
+
+    def next(self, input_data: Callable[..., None]) -> bool:
+        if self._next == len(self._paths):
+            return False
+        features, labels = self._prepared.read_shard(self._paths[self._next], labelled=True)
+        input_data(data=features, label=labels)
+        self._next += 1
+        return True
+
+    def reset(self) -> None:
+        self._next = 0
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The train and validation splits as quantized matrices (hist, xgboost's and the container's
+    default tree method), built once from the shards and reused by every tuning trial."""
+
+    train: xgb.DMatrix
+    validation: xgb.DMatrix
+    train_rows: int
+
+
+@contextmanager
+def training_data(prepared: Prepared) -> Iterator[TrainingData]:
+    """One train shard: quantized in memory. More: xgboost's external memory, quantized pages
+    in a disk cache next to the prepared folder (removed afterwards), so training's memory does
+    not grow with the rows. Both give the same trees (the same sketch over the same batches)."""
+    external = len(prepared.shards[TRAIN]) > 1
+    cache = Path(tempfile.mkdtemp(dir=prepared.directory.parent, prefix=".xgb-cache-")) if external else None
+    matrix = xgb.ExtMemQuantileDMatrix if external else xgb.QuantileDMatrix
+    try:
+        try:
+            dtrain = matrix(ShardIter(prepared, TRAIN, cache))
+            dval = matrix(ShardIter(prepared, VALIDATION, cache), ref=dtrain)
+        except xgb.core.XGBoostError as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unknown error"
+            raise CliError(f"xgboost could not read {prepared.directory}: {first_line}",
+                           "re-run `xgbapi prepare`") from None
+        yield TrainingData(dtrain, dval, prepared.rows(TRAIN))
+    finally:
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
+
+
 def train(prepared: Prepared, hyperparameters: dict[str, str]) -> TrainResult:
-    """Train from the prepared CSVs exactly as the container reads them (no feature names)."""
-    x_train, y_train = prepared.load_xy(TRAIN)
-    x_val, y_val = prepared.load_xy(VALIDATION)
-    return train_arrays(x_train, y_train, x_val, y_val, hyperparameters)
+    """Train from the prepared shards exactly as the container reads them (no feature names)."""
+    with training_data(prepared) as matrices:
+        return train_matrices(matrices, hyperparameters)
 
 
-def train_arrays(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+def train_arrays(x_train: Any, y_train: np.ndarray, x_val: Any, y_val: np.ndarray,
                  hyperparameters: dict[str, str]) -> TrainResult:
+    """Train from matrices in memory (small data, tests)."""
+    dtrain = xgb.QuantileDMatrix(x_train, label=y_train)
+    dval = xgb.QuantileDMatrix(x_val, label=y_val, ref=dtrain)
+    return train_matrices(TrainingData(dtrain, dval, len(y_train)), hyperparameters)
+
+
+def train_matrices(matrices: TrainingData, hyperparameters: dict[str, str]) -> TrainResult:
     params = {k: v for k, v in hyperparameters.items() if k not in (NUM_ROUND, EARLY_STOPPING_ROUNDS)}
     params.setdefault("eval_metric", "rmse")
     # Threads are a runtime choice, not a model setting, so they stay out of the manifest. On small
     # data OpenMP threads cost more than they save (about 10x slower here on a busy 2-core box).
-    if len(y_train) < SMALL_DATA_ROWS:
+    if matrices.train_rows < SMALL_DATA_ROWS:
         params.setdefault("nthread", "1")
     metric = params["eval_metric"]
-    dtrain = xgb.DMatrix(x_train, label=y_train)
-    dval = xgb.DMatrix(x_val, label=y_val)
+    dtrain, dval = matrices.train, matrices.validation
     history: dict[str, dict[str, list[float]]] = {}
     # save_best keeps only the trees up to the best round, so every reader of the artifact
     # predicts the best round's values without needing an iteration range.
@@ -113,8 +176,12 @@ def tune(prepared: Prepared, base: dict[str, str], ranges: tuple[Range, ...], tr
     """
     if trials < 1:
         raise CliError(f"--trials {trials} must be at least 1", "pass e.g. --trials 20")
-    x_train, y_train = prepared.load_xy(TRAIN)
-    x_val, y_val = prepared.load_xy(VALIDATION)
+    with training_data(prepared) as matrices:
+        return _search(matrices, base, ranges, trials, seed, progress)
+
+
+def _search(matrices: TrainingData, base: dict[str, str], ranges: tuple[Range, ...], trials: int,
+            seed: int, progress: Progress) -> TuneResult:
     rng = np.random.default_rng(seed)
     lows = np.array([r.low for r in ranges])
     spans = np.array([r.high - r.low for r in ranges])
@@ -144,7 +211,7 @@ def tune(prepared: Prepared, base: dict[str, str], ranges: tuple[Range, ...], tr
         values = to_values(points[index])
         points[index] = (np.array(values) - lows) / spans  # the point actually evaluated
         hyperparameters = hp_for(values)
-        result = train_arrays(x_train, y_train, x_val, y_val, hyperparameters)
+        result = train_matrices(matrices, hyperparameters)
         scores.append(result.best_score)
         done.append(Trial(hyperparameters, result.best_score))
         if best_result is None or result.best_score < best_result.best_score:

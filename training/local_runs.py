@@ -9,11 +9,12 @@ from contract.artifact import ARTIFACT_FILENAME, read_model_archive, write_model
 from contract.errors import CliError
 from contract.images import image_uri
 from contract.manifest import Manifest, ManifestError, Source
+from contract.prepared import TEST
 from training import runs
-from training.data import Prepared
+from training.data import Prepared, test_label_batches
 from training.hyperparameters import Range
 from training.local_backend import TrainResult, check_xgboost, predict, train, tune
-from training.metrics import regression_metrics
+from training.metrics import StreamingScores
 
 
 def build_manifest(*, source: Source, framework_version: str, region: str, prepared: Prepared,
@@ -84,11 +85,15 @@ def evaluate_run(run: Path, prepared: Prepared) -> dict[str, float]:
         raise CliError(f"run {run} has no local model.tar.gz",
                        "evaluate a SageMaker-trained run with --backend sagemaker")
     check_xgboost(manifest.framework_version)
-    features, labels = prepared.load_test()
-    scores = regression_metrics(labels, predict(read_model_archive(artifact), features))
-    updated = manifest.with_updates(metrics={**manifest.metrics, **scores})
+    model = read_model_archive(artifact)
+    scores = StreamingScores()
+    labels = iter(test_label_batches(prepared))
+    for path in prepared.shard_paths(TEST):  # one shard in memory at a time
+        features, _ = prepared.read_shard(path, labelled=False)
+        scores.add(next(labels), predict(model, features))
+    updated = manifest.with_updates(metrics={**manifest.metrics, **scores.result()})
     manifest_module.write(updated, manifest_path.parent)
-    return scores
+    return scores.result()
 
 
 def check_features(manifest: Manifest, prepared: Prepared) -> None:

@@ -29,6 +29,7 @@ class JobTarget:
     config: Path  # the deployment config: its project.prefix names the Data stack
     runs_dir: Path
     dry_run: DryRun | None = None
+    instance_count: int = 1  # > 1: the train channel is sharded by S3 key across the instances
 
     def for_model(self, region: str, framework_version: str) -> JobTarget:
         """The same target in the region and container of an existing model."""

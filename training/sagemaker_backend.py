@@ -30,15 +30,16 @@ from contract.config import load_config
 from contract.errors import CliError
 from contract.images import check_framework_version, image_uri
 from contract.manifest import Manifest, Source
-from contract.prepared import TEST
+from contract.prepared import TEST, TRAIN
 from deployed import aws as aws_context
 from deployed.aws import DataStack
 from training import data, dry_run, runs
 from training import sagemaker_requests as requests
 from training.hyperparameters import Range
 from training.local_runs import build_manifest, check_features, load_run
-from training.metrics import regression_metrics
+from training.metrics import StreamingScores
 from training.requests import JobKind, JobTarget, TuningBudget
+from training.upload import Upload, upload_files
 
 if TYPE_CHECKING:
     from training import sagemaker_sdk
@@ -144,13 +145,14 @@ class _Context:
                 from training import sagemaker_sdk
             return sagemaker_sdk, sagemaker_sdk.session(self.aws, self.stack.bucket)
 
-    def definition(self, prepared: data.Prepared) -> sagemaker_sdk.JobDefinition:
+    def definition(self, prepared: data.Prepared, dataset: str) -> sagemaker_sdk.JobDefinition:
         from training import sagemaker_sdk
 
         return sagemaker_sdk.JobDefinition(
             image=self.image, role_arn=self.stack.role_arn, bucket=self.stack.bucket,
-            key_arn=self.stack.key_arn, run_id=self.run_id, variant=self.variant,
-            instance_type=self.target.instance_type, content_type=prepared.spec.content_type)
+            key_arn=self.stack.key_arn, dataset=dataset, variant=self.variant,
+            instance_type=self.target.instance_type, instance_count=self.target.instance_count,
+            content_type=prepared.spec.content_type)
 
     def upload(self, path: Path, key: str, *, sha256: bool = False) -> str:
         """Upload with SSE-KMS. ``sha256``: S3 stores a full-object SHA256 checksum of it
@@ -173,10 +175,21 @@ class _Context:
                            "check that the Data stack is deployed and you may write to its bucket") from None
         return f"s3://{self.stack.bucket}/{key}"
 
-    def upload_channels(self, prepared: data.Prepared) -> None:
-        for channel in requests.CHANNELS:
-            path = prepared.path(channel)
-            self.upload(path, requests.dataset_prefix(self.run_id, channel) + path.name)
+    def upload_splits(self, prepared: data.Prepared, splits: tuple[str, ...]) -> str:
+        """Upload the splits' shards under the prepared data's own prefix (its fingerprint): a
+        re-run after a failure, or another job on the same data, skips the shards already there."""
+        dataset = prepared.fingerprint()
+        uploads = [Upload(path=prepared.directory / shard.file, size=shard.bytes, sha256=shard.sha256,
+                          key=requests.dataset_prefix(dataset, split) + Path(shard.file).name)
+                   for split in splits for shard in prepared.shards[split]]
+        if self.dry_run:
+            total = sum(u.size for u in uploads)
+            _say(f"dry run: would upload {len(uploads)} shard(s), {total} bytes, from {prepared.directory} "
+                 f"to s3://{self.stack.bucket}/{bucket_layout.DATASETS}{dataset}/ (SSE-KMS; shards "
+                 "already there with the same SHA-256 are skipped)")
+            return dataset
+        upload_files(self.s3, self.stack.bucket, self.stack.key_arn, uploads, say=_say)
+        return dataset
 
     def call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         with _aws_errors(operation):
@@ -250,14 +263,27 @@ def _model_data(job: Any) -> str:
     return str(uri)
 
 
+def check_instance_count(target: JobTarget, prepared: data.Prepared) -> None:
+    """Sharded by S3 key, each instance trains on whole shard files: an instance without one
+    would have no data, so N instances need N train shards or more."""
+    shards, count = len(prepared.shards[TRAIN]), target.instance_count
+    if count > shards:
+        train_mb = sum(shard.bytes for shard in prepared.shards[TRAIN]) / 1024**2
+        raise CliError(f"--instance-count {count} needs at least {count} train shards; "
+                       f"{prepared.directory} has {shards}",
+                       f"re-run `xgbapi prepare` with --shard-mb {train_mb / count * 0.9:.3g} or less, "
+                       f"or use --instance-count {shards}")
+
+
 def train_run(target: JobTarget, variant: str, prepared: data.Prepared,
               hyperparameters: dict[str, str]) -> Path:
     ctx = _Context(target, variant)
     base_name = _job_name(ctx.prefix, ctx.variant, ctx.run_id, "training")
-    ctx.upload_channels(prepared)
+    check_instance_count(target, prepared)
+    dataset = ctx.upload_splits(prepared, requests.CHANNELS)
     sdk, session = ctx.sdk()
     with _aws_errors("CreateTrainingJob"):
-        job = sdk.start_training(session, ctx.definition(prepared), hyperparameters, base_name)
+        job = sdk.start_training(session, ctx.definition(prepared, dataset), hyperparameters, base_name)
     name = str(job.training_job_name)
     wait(_training_status(job), kind="training job", name=name,
          stop_hint=_stop_hint("stop-training-job", "--training-job-name", name, target.region))
@@ -272,11 +298,13 @@ def tune_run(target: JobTarget, variant: str, prepared: data.Prepared, base: dic
              ranges: tuple[Range, ...], budget: TuningBudget) -> Path:
     ctx = _Context(target, variant)
     name = _job_name(ctx.prefix, ctx.variant, ctx.run_id, "tuning")
-    ctx.upload_channels(prepared)
+    check_instance_count(target, prepared)
+    dataset = ctx.upload_splits(prepared, requests.CHANNELS)
     sdk, session = ctx.sdk()
     with _aws_errors("CreateHyperParameterTuningJob"):
-        job = sdk.start_tuning(session, ctx.definition(prepared), name=name, static_hyperparameters=base,
-                               ranges=ranges, max_jobs=budget.trials, max_parallel=budget.parallel)
+        job = sdk.start_tuning(session, ctx.definition(prepared, dataset), name=name,
+                               static_hyperparameters=base, ranges=ranges, max_jobs=budget.trials,
+                               max_parallel=budget.parallel)
 
     def poll() -> Status:
         job.refresh()
@@ -310,10 +338,9 @@ def evaluate_run(target: JobTarget, run: Path, prepared: data.Prepared) -> dict[
                        "publish it first (xgbapi publish) or evaluate with --backend local")
     target = target.for_model(manifest.region, manifest.framework_version)
     ctx = _Context(target, manifest_path.parent.resolve().parent.name)
-    work = f"{bucket_layout.BATCH_TRANSFORM}{ctx.run_id}/"
-    test_file = prepared.path(TEST).name  # test.csv or test.libsvm
-    input_key, output_prefix = f"{work}input/{test_file}", f"{work}output/"
-    ctx.upload(prepared.path(TEST), input_key)
+    dataset = ctx.upload_splits(prepared, (TEST,))
+    input_prefix = requests.dataset_prefix(dataset, TEST)
+    output_prefix = f"{bucket_layout.BATCH_TRANSFORM}{ctx.run_id}/output/"
     model_name = _job_name(ctx.prefix, "eval", ctx.run_id, "model")
     ctx.call("create_model", requests.model(name=model_name, image=manifest.image_uri,
                                             model_data=manifest.model_data, role_arn=ctx.stack.role_arn))
@@ -322,8 +349,9 @@ def evaluate_run(target: JobTarget, run: Path, prepared: data.Prepared) -> dict[
         sdk, session = ctx.sdk()
         with _aws_errors("CreateTransformJob"):
             job = sdk.start_transform(session, name=name, model_name=model_name, bucket=ctx.stack.bucket,
-                                      input_key=input_key, output_prefix=output_prefix,
+                                      input_key=input_prefix, output_prefix=output_prefix,
                                       key_arn=ctx.stack.key_arn, instance_type=target.instance_type,
+                                      instance_count=target.instance_count,
                                       content_type=prepared.spec.content_type)
 
         def poll() -> Status:
@@ -339,20 +367,30 @@ def evaluate_run(target: JobTarget, run: Path, prepared: data.Prepared) -> dict[
                 ctx.sagemaker.delete_model(ModelName=model_name)
         except (ClientError, BotoCoreError):
             _say(f"note: could not delete the evaluation model {model_name}; delete it by hand")
-    output_key = f"{output_prefix}{test_file}.out"
+    scores = StreamingScores()
+    labels = data.test_label_batches(prepared)
+    for shard, expected in zip(prepared.shards[TEST], labels, strict=True):
+        # Batch transform writes <input object name>.out per input object, lines in input order.
+        key = f"{output_prefix}{Path(shard.file).name}.out"
+        scores.add(expected, _transform_output(ctx, key, shard.rows))
+    result = scores.result()
+    manifest_module.write(manifest.with_updates(metrics={**manifest.metrics, **result}), manifest_path.parent)
+    return result
+
+
+def _transform_output(ctx: _Context, key: str, rows: int) -> np.ndarray:
+    """One output file's predictions, read as a stream (one shard's worth in memory)."""
     try:
-        body = ctx.s3.get_object(Bucket=ctx.stack.bucket, Key=output_key)["Body"].read().decode()
+        body = ctx.s3.get_object(Bucket=ctx.stack.bucket, Key=key)["Body"]
+        predictions = np.array([float(value) for line in body.iter_lines() if line.strip()
+                                for value in line.decode().split(",")], dtype=np.float64)
     except ClientError:
-        raise CliError(f"transform output s3://{ctx.stack.bucket}/{output_key} is missing",
+        raise CliError(f"transform output s3://{ctx.stack.bucket}/{key} is missing",
                        "check the transform job's logs; it completed without writing predictions") from None
-    predictions = np.array([float(v) for v in body.replace(",", "\n").split()], dtype=np.float64)
-    _, labels = prepared.load_test()
-    if predictions.shape != labels.shape:
-        raise CliError(f"transform output has {predictions.size} predictions for {labels.size} test rows",
-                       f"check that {test_file} has one record per line and no header")
-    scores = regression_metrics(labels, predictions)
-    manifest_module.write(manifest.with_updates(metrics={**manifest.metrics, **scores}), manifest_path.parent)
-    return scores
+    if predictions.size != rows:
+        raise CliError(f"transform output {key} has {predictions.size} predictions for {rows} test rows",
+                       "check that the test shards have one record per line and no header")
+    return predictions
 
 
 def publish_run(target: JobTarget, run: Path) -> str:

@@ -15,7 +15,7 @@ CSV = "text/csv"
 CHANNELS = ("train", "validation")
 MAX_RUNTIME_SECONDS = 3600
 VOLUME_SIZE_GB = 10
-MAX_PAYLOAD_MB = 6  # the endpoint's 6 MB request limit: batches that fit an InvokeEndpoint too
+MAX_PAYLOAD_MB = 6  # the container refuses bigger requests (MAX_CONTENT_LENGTH, 6 MiB by default)
 
 
 def s3_uri(bucket: str, key: str) -> str:
@@ -23,9 +23,11 @@ def s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def dataset_prefix(run_id: str, channel: str) -> str:
-    # One folder per channel: an S3Prefix channel reads every object below its prefix.
-    return f"{bucket_layout.DATASETS}{run_id}/{channel}/"
+def dataset_prefix(dataset: str, split: str) -> str:
+    """Under the prepared data's fingerprint (training.data.Prepared.fingerprint): the same data
+    keeps its S3 place, so uploads resume and later jobs reuse it. One folder per split: an
+    S3Prefix channel reads every object below its prefix."""
+    return f"{bucket_layout.DATASETS}{dataset}/{split}/"
 
 
 def model_output_prefix(variant: str) -> str:

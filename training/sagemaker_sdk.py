@@ -14,6 +14,11 @@ What the SDK is told, and why:
   requests are tested without, and it opts out of the SDK's telemetry (an extra S3 request
   plus an STS call per job).
 - The models for batch transform are created with boto3 by the backend, not here.
+- A job on N > 1 instances is XGBoost's distributed training: the train channel is sharded by
+  S3 key (each instance copies about 1/N of the train files), the validation channel stays
+  fully replicated (every instance scores the whole validation set). The built-in container
+  leaves a host that gets no train file out of the training (sagemaker-xgboost-container,
+  algorithm_mode/train.py, "does not have training data"): N instances want at least N files.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import boto3
 from sagemaker.core.helper.session_helper import Session
 from sagemaker.core.parameter import ContinuousParameter, IntegerParameter, ParameterRange
 from sagemaker.core.resources import HyperParameterTuningJob, TrainingJob, TransformJob
+from sagemaker.core.shapes import Channel, DataSource, S3DataSource
 from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig, StoppingCondition
 from sagemaker.core.transformer import Transformer
 from sagemaker.core.utils.utils import Unassigned
@@ -49,10 +55,11 @@ class JobDefinition:
     role_arn: str
     bucket: str
     key_arn: str
-    run_id: str
+    dataset: str  # the prepared data's S3 name (sagemaker_requests.dataset_prefix)
     variant: str
     instance_type: str
     content_type: str = "text/csv"  # the prepared files' format: text/csv or text/libsvm
+    instance_count: int = 1
 
 
 def session(aws: boto3.Session, bucket: str) -> Session:
@@ -66,10 +73,19 @@ def value(field: Any) -> Any:
 
 
 def channels(definition: JobDefinition) -> list[InputData]:
-    # One folder per channel: an S3Prefix channel reads every object below its prefix.
-    return [InputData(channel_name=channel, content_type=definition.content_type,
-                      data_source=settings.s3_uri(definition.bucket,
-                                                  settings.dataset_prefix(definition.run_id, channel)))
+    """One folder per channel: an S3Prefix channel reads every object below its prefix.
+
+    A URI string is what the SDK makes a FullyReplicated channel of (with InputMode File); the
+    train channel of a job on several instances is an explicit S3DataSource sharded by S3 key
+    instead (its channel has no InputMode: the job's TrainingInputMode, File, applies).
+    """
+    def source(channel: str) -> str | S3DataSource:
+        uri = settings.s3_uri(definition.bucket, settings.dataset_prefix(definition.dataset, channel))
+        if channel != "train" or definition.instance_count == 1:
+            return uri
+        return S3DataSource(s3_data_type="S3Prefix", s3_uri=uri, s3_data_distribution_type="ShardedByS3Key")
+
+    return [InputData(channel_name=channel, content_type=definition.content_type, data_source=source(channel))
             for channel in settings.CHANNELS]
 
 
@@ -82,7 +98,7 @@ def _trainer(sm: Session, definition: JobDefinition, hyperparameters: dict[str, 
         training_image=definition.image,
         training_input_mode="File",
         base_job_name=base_job_name,
-        compute=Compute(instance_type=definition.instance_type, instance_count=1,
+        compute=Compute(instance_type=definition.instance_type, instance_count=definition.instance_count,
                         volume_size_in_gb=settings.VOLUME_SIZE_GB, volume_kms_key_id=definition.key_arn),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=settings.MAX_RUNTIME_SECONDS),
         output_data_config=OutputDataConfig(s3_output_path=output, kms_key_id=definition.key_arn,
@@ -101,16 +117,30 @@ def start_training(sm: Session, definition: JobDefinition, hyperparameters: dict
 
 
 class _Tuner(HyperparameterTuner):  # type: ignore[misc]
-    """HyperparameterTuner that keeps the trainer's volume KMS key.
+    """HyperparameterTuner that keeps the trainer's volume KMS key and explicit S3 data sources.
 
     sagemaker-train 1.27 builds the tuning job's ResourceConfig from instance type, count
     and volume size only, so its training jobs would write unencrypted-by-our-key volumes.
+    (The instance count it does keep: the training jobs run on the trainer's N instances.)
+
+    sagemaker-train 1.27 also makes every InputData a channel as if its data source were a URI
+    string, with S3DataDistributionType FullyReplicated written in: an S3DataSource (the sharded
+    train channel) fails the shape's validation instead of being sent. Channel objects it passes
+    through unchanged, so an InputData with an S3DataSource is handed to it as one.
     """
 
     def _build_training_job_definition(self, inputs: Any) -> Any:
+        inputs = [_channel(i) if isinstance(i, InputData) and isinstance(i.data_source, S3DataSource) else i
+                  for i in inputs]
         definition = super()._build_training_job_definition(inputs)
         definition.resource_config.volume_kms_key_id = self.model_trainer.compute.volume_kms_key_id
         return definition
+
+
+def _channel(data: InputData) -> Channel:
+    """The channel ModelTrainer.train makes of an InputData with an S3DataSource (no InputMode)."""
+    return Channel(channel_name=data.channel_name, content_type=data.content_type,
+                   data_source=DataSource(s3_data_source=data.data_source))
 
 
 def _parameter_range(r: Range) -> ParameterRange:
@@ -145,12 +175,17 @@ def training_job(aws: boto3.Session, name: str) -> TrainingJob:
 
 def start_transform(sm: Session, *, name: str, model_name: str, bucket: str, input_key: str,
                     output_prefix: str, key_arn: str, instance_type: str,
-                    content_type: str = settings.CSV) -> TransformJob:
-    """Submit the batch transform over the test file (CSV or libsvm): one record per line, CSV
-    out; do not wait."""
+                    content_type: str = settings.CSV, instance_count: int = 1) -> TransformJob:
+    """Submit the batch transform over the test file(s) (CSV or libsvm): one record per line, CSV
+    out; do not wait.
+
+    On several instances batch transform spreads the input objects under ``input_key`` across
+    them: more instances than objects leave some idle. Each object is still split into
+    MultiRecord batches by line and its output assembled by line, as on one instance.
+    """
     transformer = Transformer(
         model_name=model_name,
-        instance_count=1,
+        instance_count=instance_count,
         instance_type=instance_type,
         strategy="MultiRecord",
         max_payload=settings.MAX_PAYLOAD_MB,

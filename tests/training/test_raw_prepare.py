@@ -16,6 +16,7 @@ from cli.main import main
 from contract.encoding import FitOptions
 from contract.prepared import read_input_spec, read_test_split
 from training import data
+from training.sources import Chunk
 
 WriteCsv = Callable[[Path, list[str], list[list[object]]], Path]
 WORDS = ["good", "bad", "plot", "film", "acting", "music", "long", "short"]
@@ -48,11 +49,13 @@ def test_kinds_are_guessed_and_printed(tmp_path: Path, write_csv: WriteCsv,
         ("size", "numeric"), ("colour", "categorical"), ("review", "text"), ("flag", "categorical")]
     colour = spec.fields[1]
     assert set(colour.categories) == {"red", "green", "blue"}  # "" is missing, not a category
-    files = sorted(p.name for p in (tmp_path / "p").iterdir())
-    assert files == ["dataset.json", f"test.{spec.format}", "test_labels.csv", "test_raw.csv",
-                     f"train.{spec.format}", f"validation.{spec.format}"]
+    files = sorted(p.relative_to(tmp_path / "p").as_posix() for p in (tmp_path / "p").rglob("*")
+                   if p.is_file())
+    assert files == ["dataset.json", f"test/part-00000.{spec.format}", "test_labels.csv", "test_raw.csv",
+                     f"train/part-00000.{spec.format}", f"validation/part-00000.{spec.format}"]
     test = read_test_split(tmp_path / "p")
-    assert len(test.raw_rows) == len(test.labels) == 12
+    rows = json.loads((tmp_path / "p" / "dataset.json").read_text())["rows"]
+    assert len(test.raw_rows) == len(test.labels) == rows["test"] > 0
 
 
 def test_overrides_drop_and_force_kinds(tmp_path: Path, write_csv: WriteCsv) -> None:
@@ -66,12 +69,20 @@ def test_overrides_drop_and_force_kinds(tmp_path: Path, write_csv: WriteCsv) -> 
     assert spec.format == "csv" and spec.fields[2].binary and spec.fields[2].stop_words
 
 
+def _split_of(row: list[object]) -> str:
+    """The split prepare's default plan gives a CSV row (its cells as written)."""
+    cells = [str(cell) for cell in row]
+    chunk = Chunk(1, {name: [cell] for name, cell in zip(HEADER, cells, strict=True)})
+    return data.SplitPlan().splits(chunk)[0]
+
+
 def test_encodings_are_fitted_on_the_train_split_only(tmp_path: Path, write_csv: WriteCsv) -> None:
     rows = _rows(60)
-    indices = data.split_indices(60)
-    only_in_test = int(indices["test"][0])
-    rows[only_in_test][1] = "violet"  # a category only the test split has
-    rows[only_in_test][2] = "zebra zebra zebra " + str(rows[only_in_test][2])
+    for i, row in enumerate(rows):  # the first row that lands in test once marked
+        marked = [row[0], "violet", "zebra zebra zebra " + str(row[2]), *row[3:]]
+        if _split_of(marked) == "test":
+            rows[i] = marked  # a category and a token only the test split has
+            break
     source = write_csv(tmp_path / "in.csv", HEADER, rows)
     assert main(["prepare", "--data", str(source), "--target", "y", "--out", str(tmp_path / "p"),
                  "--min-category-count", "1", "--min-document-count", "1"]) == 0

@@ -10,6 +10,7 @@ created. A failed job is something moto cannot produce: botocore's Stubber plays
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from cli.main import main
 from contract import manifest as manifest_module
 from contract.images import image_uri
 from deployed import aws as aws_context
-from training import dry_run, hyperparameters, local_runs, runs, sagemaker_backend
+from training import data, dry_run, hyperparameters, local_runs, runs, sagemaker_backend
 from training.data import Prepared
 
 # The sagemaker backend reads the deployment config (its prefix names the Data stack).
@@ -205,14 +206,15 @@ def test_tune_sends_a_bayesian_tuning_job(aws: Aws, prepared: Prepared) -> None:
 
 
 def _transform_writes_output(aws: Aws, prepared: Prepared) -> None:
-    """Stand in for the container: one prediction per line (label + 1, so RMSE is exactly 1)."""
-    _, labels = prepared.load_test()
+    """Stand in for the container: one output file per test shard, one prediction per line
+    (label + 1, so RMSE is exactly 1)."""
 
     def write(params: dict[str, Any]) -> None:
         out = params["TransformOutput"]["S3OutputPath"].removeprefix(f"s3://{BUCKET}/")
-        body = "\n".join(repr(float(v) + 1) for v in labels) + "\n"
-        boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=f"{out}test.csv.out",
-                                                          Body=body.encode())
+        for shard, labels in zip(prepared.shards["test"], data.test_label_batches(prepared), strict=True):
+            body = "\n".join(repr(float(v) + 1) for v in labels) + "\n"
+            boto3.client("s3", region_name=REGION).put_object(
+                Bucket=BUCKET, Key=f"{out}{Path(shard.file).name}.out", Body=body.encode())
 
     aws.on_request["CreateTransformJob"] = write
 
@@ -227,7 +229,8 @@ def test_evaluate_runs_a_batch_transform_and_scores_it(aws: Aws, prepared: Prepa
     assert request["BatchStrategy"] == "MultiRecord" and request["MaxPayloadInMB"] == 6
     transform_input = request["TransformInput"]
     assert transform_input["ContentType"] == "text/csv" and transform_input["SplitType"] == "Line"
-    assert transform_input["DataSource"]["S3DataSource"]["S3Uri"].startswith(f"s3://{BUCKET}/batch-transform/")
+    assert transform_input["DataSource"]["S3DataSource"]["S3Uri"] == \
+        f"s3://{BUCKET}/datasets/{prepared.fingerprint()}/test/"
     assert request["TransformOutput"]["S3OutputPath"].startswith(f"s3://{BUCKET}/batch-transform/")
     assert request["TransformOutput"]["Accept"] == "text/csv"
     assert request["TransformOutput"]["KmsKeyId"] == aws.key_arn
@@ -333,7 +336,7 @@ def test_a_refused_job_is_a_one_line_error(aws: Aws, prepared: Prepared, monkeyp
     stubbers = _stub_sagemaker(monkeypatch, queue)
     assert main(aws.args("tune", prepared)) == 2
     err = capsys.readouterr().err
-    assert err.strip().splitlines() == [
+    assert err.strip().splitlines()[-1:] == [
         "error: SageMaker CreateHyperParameterTuningJob failed: The account-level service limit for "
         "ml.m5.large is 0 Instances; fix the cause named there (quota, permissions, region) and retry"]
     stubbers[0].assert_no_pending_responses()
@@ -420,18 +423,19 @@ def _sent(aws: Aws, operations: list[str]) -> list[dict[str, Any]]:
                         for operation in operations])
 
 
-def _channels(input_mode: bool) -> list[dict[str, Any]]:
+def _channels(input_mode: bool, dataset: str) -> list[dict[str, Any]]:
     return [{"ChannelName": channel, "DataSource": {"S3DataSource": {
                 "S3DataType": "S3Prefix",
-                "S3Uri": f"s3://{BUCKET}/datasets/{RUN_ID}/{channel}/",
+                "S3Uri": f"s3://{BUCKET}/datasets/{dataset}/{channel}/",
                 "S3DataDistributionType": "FullyReplicated"}},
              "ContentType": "text/csv", **({"InputMode": "File"} if input_mode else {})}
             for channel in ("train", "validation")]
 
 
-def expected_requests(command: str, key: str) -> list[dict[str, Any]]:
+def expected_requests(command: str, key: str, dataset: str) -> list[dict[str, Any]]:
     """The requests each command sends, written out: the contract the dry run and the real
-    submission are both held to (literal values, not the code's own constants)."""
+    submission are both held to (literal values, not the code's own constants). ``dataset``:
+    the prepared data's fingerprint, which names its S3 folder."""
     image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
     algorithm = {"TrainingInputMode": "File", "TrainingImage": image}
     output = {"KmsKeyId": key, "CompressionType": "GZIP"}
@@ -445,7 +449,7 @@ def expected_requests(command: str, key: str) -> list[dict[str, Any]]:
                                 "eval_metric": "rmse", "early_stopping_rounds": "10",
                                 "num_round": "200"},
             "AlgorithmSpecification": algorithm, "RoleArn": ROLE,
-            "InputDataConfig": _channels(input_mode=True),
+            "InputDataConfig": _channels(input_mode=True, dataset=dataset),
             "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/models/champion/", **output},
             "ResourceConfig": resources, "StoppingCondition": {"MaxRuntimeInSeconds": 3600}}}]
     if command == "tune":
@@ -471,7 +475,7 @@ def expected_requests(command: str, key: str) -> list[dict[str, Any]]:
                 "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
                 "StaticHyperParameters": {"objective": "reg:squarederror", "eval_metric": "rmse",
                                           "early_stopping_rounds": "10", "num_round": "200"},
-                "InputDataConfig": _channels(input_mode=False),
+                "InputDataConfig": _channels(input_mode=False, dataset=dataset),
                 "ResourceConfig": resources}}}]
     name = f"xgb-demo-eval-{RUN_ID}"
     return [
@@ -484,7 +488,7 @@ def expected_requests(command: str, key: str) -> list[dict[str, Any]]:
             "TransformInput": {
                 "DataSource": {"S3DataSource": {
                     "S3DataType": "S3Prefix",
-                    "S3Uri": f"s3://{BUCKET}/batch-transform/{RUN_ID}/input/test.csv"}},
+                    "S3Uri": f"s3://{BUCKET}/datasets/{dataset}/test/"}},
                 "ContentType": "text/csv", "CompressionType": "None", "SplitType": "Line"},
             "TransformOutput": {"S3OutputPath": f"s3://{BUCKET}/batch-transform/{RUN_ID}/output/",
                                 "Accept": "text/csv", "AssembleWith": "Line", "KmsKeyId": key},
@@ -525,9 +529,10 @@ def test_the_dry_run_prints_exactly_what_the_real_submission_sends(
             if aws.runs_dir.exists() else []) == runs_before
 
     # What the dry run printed is the written-out request; so is what the real submission sends.
-    assert _normalized(printed) == expected_requests(command, aws.key_arn)
+    dataset = hashlib.sha256((prepared.directory / "dataset.json").read_bytes()).hexdigest()[:16]
+    assert _normalized(printed) == expected_requests(command, aws.key_arn, dataset)
     assert main(aws.args(command, prepared)) == 0
-    assert _sent(aws, DRY_RUN_OPERATIONS[command]) == expected_requests(command, aws.key_arn)
+    assert _sent(aws, DRY_RUN_OPERATIONS[command]) == expected_requests(command, aws.key_arn, dataset)
 
 
 class _NoNetwork:
@@ -606,7 +611,11 @@ def test_a_dry_run_calls_no_aws_api_and_marks_the_stack_values_as_placeholders(
         assert definition["RoleArn"] == role
         assert definition["OutputDataConfig"]["KmsKeyId"] == key
         assert definition["ResourceConfig"]["VolumeKmsKeyId"] == key
-        assert f"would upload {prepared.directory / 'train.csv'} to s3://{bucket}/datasets/" in err
+        train_and_validation = sum(s.bytes for split in ("train", "validation")
+                                   for s in prepared.shards[split])
+        assert f"would upload 2 shard(s), {train_and_validation} bytes, from {prepared.directory} to " \
+            f"s3://{bucket}/datasets/{prepared.fingerprint()}/ (SSE-KMS; shards already there with the " \
+            "same SHA-256 are skipped)" in err
     assert ("<placeholders> stand in for the output(s) DataBucketName, SageMakerExecutionRoleArn, DataKeyArn "
             "of stack xgb-demo-data; pass --bucket, --role-arn and --kms-key-arn") in err
     assert "Traceback" not in err
@@ -625,3 +634,116 @@ def test_dry_run_misuse_is_a_one_line_error(command: str, extra: list[str], mess
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1 and err.startswith(message), err
     assert list(tmp_path.iterdir()) == []
+
+
+# Multi-instance jobs and resumed uploads, through the whole command against moto.
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+    """The diabetes data in shards small enough for 3 instances (train: 5 shards)."""
+    return data.write_prepared(data.load_table(None), tmp_path_factory.mktemp("sharded") / "p",
+                               shard_mb=0.012)
+
+
+def test_train_on_three_instances_shards_the_train_channel_by_key(aws: Aws, sharded: Prepared) -> None:
+    aws.deploy_data_stack()
+    assert len(sharded.shards["train"]) == 5
+    assert main(aws.args("train", sharded, "--instance-count", "3")) == 0
+    request = aws.request("CreateTrainingJob")
+    assert request["ResourceConfig"]["InstanceCount"] == 3
+    sources = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in request["InputDataConfig"]}
+    prefix = f"s3://{BUCKET}/datasets/{sharded.fingerprint()}"
+    assert sources == {
+        "train": {"S3DataType": "S3Prefix", "S3Uri": f"{prefix}/train/",
+                  "S3DataDistributionType": "ShardedByS3Key"},
+        "validation": {"S3DataType": "S3Prefix", "S3Uri": f"{prefix}/validation/",
+                       "S3DataDistributionType": "FullyReplicated"}}
+    listed = boto3.client("s3", region_name=REGION).list_objects_v2(
+        Bucket=BUCKET, Prefix=f"datasets/{sharded.fingerprint()}/train/")["Contents"]
+    assert [o["Key"].rsplit("/", 1)[1] for o in listed] == [f"part-0000{i}.csv" for i in range(5)]
+
+
+def test_evaluate_on_two_instances_scores_every_output_file_in_order(aws: Aws, sharded: Prepared) -> None:
+    aws.deploy_data_stack()
+    assert main(aws.args("train", sharded)) == 0
+    _transform_writes_output(aws, sharded)
+    assert len(sharded.shards["test"]) > 1
+    assert main(aws.args("evaluate", sharded, "--instance-count", "2")) == 0
+    request = aws.request("CreateTransformJob")
+    assert request["TransformResources"]["InstanceCount"] == 2
+    assert (request["BatchStrategy"], request["MaxPayloadInMB"], request["TransformInput"]["SplitType"],
+            request["TransformOutput"]["AssembleWith"]) == ("MultiRecord", 6, "Line", "Line")
+    manifest = manifest_module.load(aws.runs_dir / "champion" / "latest")
+    assert manifest.metrics["rmse"] == pytest.approx(1.0) and manifest.metrics["mae"] == pytest.approx(1.0)
+
+
+def test_a_transform_output_with_a_missing_row_is_a_clear_error(aws: Aws, sharded: Prepared,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    aws.deploy_data_stack()
+    assert main(aws.args("train", sharded)) == 0
+
+    def short(params: dict[str, Any]) -> None:
+        out = params["TransformOutput"]["S3OutputPath"].removeprefix(f"s3://{BUCKET}/")
+        for shard in sharded.shards["test"]:
+            boto3.client("s3", region_name=REGION).put_object(
+                Bucket=BUCKET, Key=f"{out}{Path(shard.file).name}.out", Body=b"1.0\n" * (shard.rows - 1))
+
+    aws.on_request["CreateTransformJob"] = short
+    capsys.readouterr()
+    assert main(aws.args("evaluate", sharded)) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    first = sharded.shards["test"][0]
+    assert last.startswith("error: transform output batch-transform/") and last.endswith(
+        f"/output/part-00000.csv.out has {first.rows - 1} predictions for {first.rows} test rows; "
+        "check that the test shards have one record per line and no header")
+
+
+def test_more_instances_than_train_shards_is_refused_before_any_upload(
+        aws: Aws, prepared: Prepared, capsys: pytest.CaptureFixture[str]) -> None:
+    aws.deploy_data_stack()
+    assert main(aws.args("train", prepared, "--instance-count", "2")) == 2
+    train_mb = prepared.shards["train"][0].bytes / 1024**2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: --instance-count 2 needs at least 2 train shards; {prepared.directory} has 1; re-run "
+        f"`xgbapi prepare` with --shard-mb {train_mb / 2 * 0.9:.3g} or less, or use --instance-count 1"]
+    assert boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0
+    assert "CreateTrainingJob" not in aws.requests
+
+
+@pytest.mark.parametrize("argv", [["train", "--instance-count", "2"], ["evaluate", "--instance-count", "0",
+                                                                       "--backend", "sagemaker"]])
+def test_instance_count_misuse_is_a_one_line_error(argv: list[str], prepared: Prepared,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*argv, "--prepared", str(prepared.directory)]) == 2
+    expected = ("error: --instance-count 2 needs --backend sagemaker; the local backend runs on this "
+                "machine; drop --instance-count") if argv[0] == "train" else \
+        "error: --instance-count 0 must be at least 1; e.g. --instance-count 2"
+    assert capsys.readouterr().err.strip().splitlines() == [expected]
+
+
+def test_a_second_run_on_the_same_data_uploads_nothing(aws: Aws, sharded: Prepared,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    aws.deploy_data_stack()
+    assert main(aws.args("train", sharded)) == 0
+    first = capsys.readouterr().err
+    puts: list[str] = []
+    s3 = boto3.client("s3", region_name=REGION)
+    # A shard lost halfway through an earlier run: only it is sent again.
+    s3.delete_object(Bucket=BUCKET, Key=f"datasets/{sharded.fingerprint()}/validation/part-00001.csv")
+    original = aws_context.client
+
+    def counting(session: Any, service: str) -> Any:
+        client = original(session, service)
+        if service == "s3":
+            client.meta.events.register("before-call.s3.PutObject",
+                                        lambda params, **_: puts.append(params["url_path"]))
+        return client
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aws_context, "client", counting)
+        assert main(aws.args("train", sharded)) == 0
+    second = capsys.readouterr().err
+    shards = len(sharded.shards["train"]) + len(sharded.shards["validation"])
+    assert f"upload: {shards} shards" in first
+    assert "upload: 1 shard, " in second and f"{shards - 1} already there (skipped)" in second
+    assert len(puts) == 1 and puts[0].endswith("/validation/part-00001.csv")
