@@ -64,8 +64,9 @@ from bench.handler_bench import (  # noqa: E402
 )
 from contract.encoding import CONSTANT, END, Encoder, InputSpec, json_row  # noqa: E402
 from contract.names import handler_environment  # noqa: E402
-from contract.prepared import TEST, read_test_split, split_file  # noqa: E402
+from contract.prepared import TEST, read_test_split  # noqa: E402
 from local.lambda_host import ASSET_DIR, function_environment, load_service  # noqa: E402
+from training.data import load_prepared  # noqa: E402
 
 AWS = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
 GOAL_RAW, GOAL_NUMERIC, GOAL_TEXT, GOAL_COLD = 1.5, 0.6, 3.0, 1.3
@@ -117,8 +118,9 @@ def penguins(prepared: Path, spec_dir: Path, rows: int, repeats: int,
     rng = random.Random(seed)
 
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-        # Parity: the test split as JSON -> the lines prepare wrote into test.csv.
-        expected = (prepared / split_file(TEST, spec.format)).read_text(encoding="utf-8").strip("\n")
+        # Parity: the test split as JSON -> the lines prepare wrote into the test shards.
+        expected = "".join(path.read_text(encoding="utf-8") for path in
+                           load_prepared(prepared).shard_paths(TEST)).strip("\n")
         split_event = request([json_row(spec, cells) for cells in test.raw_rows])
         assert sent_payload(service, split_event, len(test.raw_rows)).decode() == expected, \
             "the handler's payload differs from prepare's test file"
