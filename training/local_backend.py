@@ -73,7 +73,7 @@ class ShardIter(xgb.DataIter):
         self._next = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class TrainingData:
     """The train and validation splits as quantized matrices (hist, xgboost's and the container's
     default tree method), built once from the shards and reused by every tuning trial."""
@@ -81,6 +81,11 @@ class TrainingData:
     train: xgb.DMatrix
     validation: xgb.DMatrix
     train_rows: int
+
+    def release(self) -> None:
+        # Freed matrices delete their external-memory pages themselves (xgboost warns at exit
+        # about pages removed under a live matrix).
+        del self.train, self.validation
 
 
 @contextmanager
@@ -91,16 +96,21 @@ def training_data(prepared: Prepared) -> Iterator[TrainingData]:
     external = len(prepared.shards[TRAIN]) > 1
     cache = Path(tempfile.mkdtemp(dir=prepared.directory.parent, prefix=".xgb-cache-")) if external else None
     matrix = xgb.ExtMemQuantileDMatrix if external else xgb.QuantileDMatrix
+    matrices: TrainingData | None = None
     try:
         try:
             dtrain = matrix(ShardIter(prepared, TRAIN, cache))
-            dval = matrix(ShardIter(prepared, VALIDATION, cache), ref=dtrain)
+            matrices = TrainingData(dtrain, matrix(ShardIter(prepared, VALIDATION, cache), ref=dtrain),
+                                    prepared.rows(TRAIN))
+            del dtrain
         except xgb.core.XGBoostError as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unknown error"
             raise CliError(f"xgboost could not read {prepared.directory}: {first_line}",
                            "re-run `xgbapi prepare`") from None
-        yield TrainingData(dtrain, dval, prepared.rows(TRAIN))
+        yield matrices
     finally:
+        if matrices is not None:
+            matrices.release()
         if cache is not None:
             shutil.rmtree(cache, ignore_errors=True)
 

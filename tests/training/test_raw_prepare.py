@@ -73,7 +73,7 @@ def _split_of(row: list[object]) -> str:
     """The split prepare's default plan gives a CSV row (its cells as written)."""
     cells = [str(cell) for cell in row]
     chunk = Chunk(1, {name: [cell] for name, cell in zip(HEADER, cells, strict=True)})
-    return data.SplitPlan().splits(chunk)[0]
+    return data.SplitPlan().splits(chunk, text=True)[0]
 
 
 def test_encodings_are_fitted_on_the_train_split_only(tmp_path: Path, write_csv: WriteCsv) -> None:

@@ -747,3 +747,31 @@ def test_a_second_run_on_the_same_data_uploads_nothing(aws: Aws, sharded: Prepar
     assert f"upload: {shards} shards" in first
     assert "upload: 1 shard, " in second and f"{shards - 1} already there (skipped)" in second
     assert len(puts) == 1 and puts[0].endswith("/validation/part-00001.csv")
+
+
+@pytest.mark.parametrize("command", ["train", "tune", "evaluate"])
+def test_the_dry_run_of_a_multi_instance_job_is_what_the_submission_sends(
+        command: str, aws: Aws, sharded: Prepared, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(runs, "new_run_id", lambda now=None: RUN_ID)
+    aws.deploy_data_stack()
+    if command == "evaluate":
+        assert main(aws.args("train", sharded)) == 0
+        _transform_writes_output(aws, sharded)
+        aws.requests.clear()
+    if command == "tune":
+        _moto_best_training_job()
+    stack_values = ["--bucket", BUCKET, "--role-arn", ROLE, "--kms-key-arn", aws.key_arn]
+    capsys.readouterr()
+    assert main(aws.args(command, sharded, "--instance-count", "3", "--dry-run", *stack_values)) == 0
+    printed = _normalized(dry_run.parse(capsys.readouterr().out))
+    assert main(aws.args(command, sharded, "--instance-count", "3")) == 0
+    assert printed == _sent(aws, DRY_RUN_OPERATIONS[command])
+    last = printed[-1]["parameters"]
+    if command == "evaluate":
+        assert last["TransformResources"]["InstanceCount"] == 3
+        return
+    definition = last.get("TrainingJobDefinition", last)
+    assert definition["ResourceConfig"]["InstanceCount"] == 3
+    assert [c["DataSource"]["S3DataSource"]["S3DataDistributionType"]
+            for c in definition["InputDataConfig"]] == ["ShardedByS3Key", "FullyReplicated"]
