@@ -349,7 +349,7 @@ def evaluate_run(target: JobTarget, run: Path, prepared: data.Prepared) -> dict[
         sdk, session = ctx.sdk()
         with _aws_errors("CreateTransformJob"):
             job = sdk.start_transform(session, name=name, model_name=model_name, bucket=ctx.stack.bucket,
-                                      input_key=input_prefix, output_prefix=output_prefix,
+                                      input_prefix=input_prefix, output_prefix=output_prefix,
                                       key_arn=ctx.stack.key_arn, instance_type=target.instance_type,
                                       instance_count=target.instance_count,
                                       content_type=prepared.spec.content_type)

@@ -173,13 +173,13 @@ def training_job(aws: boto3.Session, name: str) -> TrainingJob:
     return job
 
 
-def start_transform(sm: Session, *, name: str, model_name: str, bucket: str, input_key: str,
+def start_transform(sm: Session, *, name: str, model_name: str, bucket: str, input_prefix: str,
                     output_prefix: str, key_arn: str, instance_type: str,
                     content_type: str = settings.CSV, instance_count: int = 1) -> TransformJob:
     """Submit the batch transform over the test file(s) (CSV or libsvm): one record per line, CSV
     out; do not wait.
 
-    On several instances batch transform spreads the input objects under ``input_key`` across
+    On several instances batch transform spreads the input objects under ``input_prefix`` across
     them: more instances than objects leave some idle. Each object is still split into
     MultiRecord batches by line and its output assembled by line, as on one instance.
     """
@@ -196,7 +196,7 @@ def start_transform(sm: Session, *, name: str, model_name: str, bucket: str, inp
         volume_kms_key=key_arn,
         sagemaker_session=sm,
     )
-    transformer.transform(data=settings.s3_uri(bucket, input_key), data_type="S3Prefix",
+    transformer.transform(data=settings.s3_uri(bucket, input_prefix), data_type="S3Prefix",
                           content_type=content_type, compression_type="None", split_type="Line",
                           job_name=name, wait=False, logs=False)
     job: TransformJob = transformer.latest_transform_job

@@ -132,7 +132,7 @@ def test_a_batch_transform_runs_on_n_instances_in_line_batches_of_at_most_6_mb(
 
     name = f"xgb-demo-eval-{RUN_ID}"
     request = send("CreateTransformJob", lambda sm: sagemaker_sdk.start_transform(
-        sm, name=name, model_name=name, bucket=BUCKET, input_key=f"datasets/{DATASET}/test/",
+        sm, name=name, model_name=name, bucket=BUCKET, input_prefix=f"datasets/{DATASET}/test/",
         output_prefix=f"batch-transform/{RUN_ID}/output/", key_arn=KEY, instance_type="ml.m5.large",
         content_type=content_type, instance_count=instance_count))
 
