@@ -363,17 +363,17 @@ class TopCounter:
         self.pruned = False  # counts are lower bounds once anything was dropped
 
     def update(self, keys: Iterable[str]) -> None:
-        counts = self.counts
-        get = counts.get
+        counts, limit = self.counts, 2 * self.capacity
         for key in keys:
-            counts[key] = get(key, 0) + 1
-        if len(counts) > 2 * self.capacity:
-            self._prune()
+            counts[key] = counts.get(key, 0) + 1
+            if len(counts) > limit:  # checked per key: the result does not depend on batches
+                counts = self._prune()
 
-    def _prune(self) -> None:
+    def _prune(self) -> dict[str, int]:
         cut = sorted(self.counts.values(), reverse=True)[self.capacity]
         self.counts = {k: n - cut for k, n in self.counts.items() if n > cut}
         self.pruned = True
+        return self.counts
 
     def ranked(self, minimum: int, limit: int) -> list[str]:
         """The keys counted ``minimum`` times or more, most frequent first, ties by key (the same

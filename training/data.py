@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import shutil
 import statistics
@@ -64,9 +65,9 @@ from contract.prepared import (
     shard_file,
 )
 from training.defaults import DEFAULT_SEED, DEFAULT_SHARD_MB
-from training.sources import CHUNK_BYTES, Chunk, Table, load_table
-
-__all__ = ["Table", "load_table"]  # the sources' names, re-exported for prepare's callers
+from training.sources import CHUNK_BYTES, Chunk
+from training.sources import Table as Table  # re-exported: prepare's callers read tables here
+from training.sources import load_table as load_table
 
 MIN_ROWS = 10  # fewer rows cannot give every split at least one row to learn or score on
 TEXT_MIN_MEAN_WORDS = 3  # a string column averaging this many words or more is text
@@ -107,7 +108,12 @@ class SplitPlan:
         test, held_out = self.test_fraction, self.test_fraction + self.validation_fraction
         cells = (lambda values: values) if text else (lambda values: map(raw_cell, values))
         if self.key is not None:
-            keys: Any = cells(chunk.columns[self.key])
+            keys: Any = list(cells(chunk.columns[self.key]))
+            for offset, key in enumerate(keys):
+                if not key.strip():  # all keyless rows would share one split
+                    raise CliError(f"split key column {self.key!r} is empty at data row "
+                                   f"{chunk.first_row + offset}", "fill it, or split by whole rows "
+                                   "(leave out --split-key)")
         else:
             keys = map("\x1f".join, zip(*map(cells, chunk.columns.values()), strict=True))
         out = []
@@ -144,8 +150,11 @@ class Prepared:
         return [self.directory / shard.file for shard in self.shards[split]]
 
     def fingerprint(self) -> str:
-        """A digest of dataset.json, which names every shard's SHA-256: equal for equal data."""
-        return hashlib.sha256((self.directory / DATASET_FILE).read_bytes()).hexdigest()[:16]
+        """16 hex digits of a SHA-256 over the target, the input spec and every shard's SHA-256
+        (not the source's path): equal prepared data get the same S3 folder, wherever it came from."""
+        meta = read_dataset_info(self.directory)
+        content = {name: meta[name] for name in ("target", "input", "shards")}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def read_shard(self, path: Path, *, labelled: bool) -> tuple[Any, np.ndarray]:
         """One shard read back the way the container reads it: a dense float matrix (CSV, empty
@@ -168,7 +177,11 @@ def test_label_batches(prepared: Prepared) -> Iterator[np.ndarray]:
     """The test labels in batches of the test shards' sizes, read a batch at a time."""
     with (prepared.directory / TEST_LABELS).open(encoding="utf-8") as handle:
         for shard in prepared.shards[TEST]:
-            batch = np.array([float(line) for line in islice(handle, shard.rows)])
+            try:
+                batch = np.array([float(line) for line in islice(handle, shard.rows)])
+            except ValueError:
+                raise CliError(f"{prepared.directory / TEST_LABELS} holds a line that is not a number",
+                               "re-run `xgbapi prepare`") from None
             if batch.size != shard.rows:
                 raise CliError(f"{prepared.directory / TEST_LABELS} ends before the test shards do",
                                "re-run `xgbapi prepare`")
@@ -223,10 +236,11 @@ def check_choices(table: Table, choices: ColumnChoices) -> list[str]:
     return kept
 
 
-def settle_kinds(table: Table, choices: ColumnChoices, sample: dict[str, list[Any]]) -> dict[str, str]:
+def settle_kinds(table: Table, choices: ColumnChoices, kept: list[str],
+                 sample: dict[str, list[Any]]) -> dict[str, str]:
     """Each kept column's kind: the override, else the guess on ``sample`` (the first rows)."""
     return {name: choices.kinds.get(name) or infer_kind(name, sample[name], from_text=table.from_text)
-            for name in check_choices(table, choices)}
+            for name in kept}
 
 
 def _fix_for(error: EncodingError, name: str) -> str:
@@ -262,6 +276,14 @@ def _labels(table: Table, chunk: Chunk) -> list[float]:
     return labels
 
 
+def _refused(fitter: FieldFitter, value: Any) -> bool:
+    try:
+        FieldFitter(fitter.name, fitter.kind, fitter.options).add_all([value])
+    except EncodingError:
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class Survey:
     """What the first pass learns: the rows per split and the fitted input spec."""
@@ -276,7 +298,7 @@ def survey(table: Table, plan: SplitPlan, choices: ColumnChoices,
     if plan.key is not None and plan.key not in (*table.feature_names, table.target):
         raise CliError(f"split key {plan.key!r} is not a column of {table.source}",
                        f"use one of: {', '.join(table.feature_names)}")
-    check_choices(table, choices)
+    kept = check_choices(table, choices)
     rows = dict.fromkeys(SPLITS, 0)
     missing_labels, first_missing = 0, 0
     pending: list[tuple[Chunk, list[str]]] = []  # chunks read before the kinds are settled
@@ -289,7 +311,11 @@ def survey(table: Table, plan: SplitPlan, choices: ColumnChoices,
         train = [i for i, s in enumerate(splits) if s == TRAIN]
         for name, fitter in fitters.items():
             values = chunk.columns[name]
-            fitter.add_all(values[i] for i in train)
+            try:
+                fitter.add_all(values[i] for i in train)
+            except EncodingError as error:  # name the row: the first train row the field refuses
+                row = next(chunk.first_row + i for i in train if _refused(fitter, values[i]))
+                raise _row_error(table, row, error) from None
         room = FORMAT_SAMPLE_ROWS - len(format_sample)
         for i in train[:max(room, 0)]:
             format_sample.append((chunk.first_row + i,
@@ -297,8 +323,8 @@ def survey(table: Table, plan: SplitPlan, choices: ColumnChoices,
 
     def settle(chunks: list[tuple[Chunk, list[str]]]) -> dict[str, str]:
         sample = {name: [v for chunk, _ in chunks for v in chunk.columns[name]][:KIND_SAMPLE_ROWS]
-                  for name in table.feature_names}
-        settled = settle_kinds(table, choices, sample)
+                  for name in kept}
+        settled = settle_kinds(table, choices, kept, sample)
         fitters.update({name: FieldFitter(name, kind, choices.options) for name, kind in settled.items()})
         return settled
 
@@ -393,26 +419,21 @@ class ShardWriter:
         return tuple(self.done)
 
 
-def encoded_lines(table: Table, spec: InputSpec, *, labelled: bool,
-                  chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
+def encoded_lines(table: Table, spec: InputSpec, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
     """Every row of ``table`` in order, encoded by the encoder the Lambda runs (parity tests)."""
+    encoder = Encoder(spec)
     for chunk in table.chunks(chunk_bytes):
-        yield from _encode(table, spec, chunk, _labels(table, chunk) if labelled else None)
+        yield from _encode(table, encoder, chunk)
 
 
-def _encode(table: Table, spec: InputSpec, chunk: Chunk, labels: list[float] | None,
-            encoder: Encoder | None = None) -> list[str]:
-    encode = (encoder or Encoder(spec)).encode
-    names = spec.field_names
-    sep = " " if spec.format == "libsvm" else ","
-    text = table.from_text
+def _encode(table: Table, encoder: Encoder, chunk: Chunk) -> list[str]:
+    encode, names, text = encoder.encode, encoder.spec.field_names, table.from_text
     lines = []
     for offset, values in enumerate(zip(*(chunk.columns[name] for name in names), strict=True)):
         try:
-            line = encode(dict(zip(names, values, strict=True)), text=text)
+            lines.append(encode(dict(zip(names, values, strict=True)), text=text))
         except EncodingError as error:
             raise _row_error(table, chunk.first_row + offset, error) from None
-        lines.append(line if labels is None else f"{labels[offset]!r}{sep}{line}")
     return lines
 
 
@@ -423,18 +444,20 @@ def write_prepared(table: Table, out: Path, seed: int = DEFAULT_SEED, validation
     """Write the splits into ``out``, replacing an earlier preparation only once all files exist."""
     choices = choices or ColumnChoices()
     plan = SplitPlan(seed, validation_fraction, test_fraction, split_key)
-    if not shard_mb > 0:
-        raise CliError(f"--shard-mb {shard_mb} must be more than 0", "e.g. --shard-mb 64")
+    if not (math.isfinite(shard_mb) and shard_mb > 0):
+        raise CliError(f"--shard-mb {shard_mb} must be a number more than 0", "e.g. --shard-mb 64")
     surveyed = survey(table, plan, choices, chunk_bytes)
     spec = surveyed.spec
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+    writers: dict[str, ShardWriter] = {}
     try:
         max_bytes = max(1, int(shard_mb * 1024**2))
         writers = {split: ShardWriter(staging, split, spec.format, max_bytes) for split in SPLITS}
         encoder = Encoder(spec)
         names = spec.field_names
+        sep = " " if spec.format == "libsvm" else ","
         with (staging / TEST_LABELS).open("w", encoding="utf-8") as labels_file, \
                 (staging / TEST_RAW).open("w", encoding="utf-8", newline="") as raw_file:
             raw = csv.writer(raw_file, lineterminator="\n")
@@ -442,9 +465,8 @@ def write_prepared(table: Table, out: Path, seed: int = DEFAULT_SEED, validation
             for chunk in table.chunks(chunk_bytes):
                 labels = _labels(table, chunk)
                 splits = plan.splits(chunk, text=table.from_text)
-                lines = _encode(table, spec, chunk, None, encoder)
-                sep = " " if spec.format == "libsvm" else ","
-                for split in (TRAIN, VALIDATION):
+                lines = _encode(table, encoder, chunk)
+                for split in (TRAIN, VALIDATION):  # the built-in algorithm's channels: label first
                     writers[split].write([f"{labels[i]!r}{sep}{line}" for i, line in enumerate(lines)
                                           if splits[i] == split])
                 test = [i for i, s in enumerate(splits) if s == TEST]
@@ -452,8 +474,12 @@ def write_prepared(table: Table, out: Path, seed: int = DEFAULT_SEED, validation
                 labels_file.writelines(f"{labels[i]!r}\n" for i in test)
                 raw.writerows([raw_cell(chunk.columns[name][i]) for name in names] for i in test)
         shards = {split: writer.close() for split, writer in writers.items()}
+        written = {split: sum(s.rows for s in parts) for split, parts in shards.items()}
+        if written != surveyed.rows:  # fitted on other rows than encoded: the file changed
+            raise CliError(f"{table.source} changed while it was read (rows per split {surveyed.rows} "
+                           f"in the first pass, {written} in the second)", "run prepare again")
         meta = {"source": table.source, "target": table.target, "features": list(names),
-                "split": plan.to_dict(), "rows": surveyed.rows, "columns": len(spec.column_names()),
+                "split": plan.to_dict(), "rows": written, "columns": len(spec.column_names()),
                 "input": spec.to_dict(),
                 "shards": {split: [s.to_dict() for s in parts] for split, parts in shards.items()}}
         (staging / DATASET_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -461,6 +487,8 @@ def write_prepared(table: Table, out: Path, seed: int = DEFAULT_SEED, validation
             directory.chmod(0o755)
         _replace_directory(staging, out)
     except BaseException:
+        for writer in writers.values():
+            writer.close()
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Prepared(out, table.target, spec, shards)
@@ -496,8 +524,10 @@ def _read_split(path: Path, spec: InputSpec, *, labelled: bool) -> tuple[Any, np
 
     width = len(spec.column_names()) + (1 if labelled else 0)
     names = [str(i) for i in range(width)]
-    # pyarrow parses in C (np.genfromtxt: in Python, 20x slower); an empty field is null -> NaN.
+    # pyarrow parses in C (np.genfromtxt: in Python, 20x slower); an empty field is null -> NaN,
+    # and so is an empty line: the row of a one-field model whose value is missing.
     table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=names),
+                           parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
                            convert_options=pacsv.ConvertOptions(
                                column_types=dict.fromkeys(names, pa.float64())))
     matrix = np.column_stack([table.column(i).to_numpy(zero_copy_only=False) for i in range(width)]) \

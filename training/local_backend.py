@@ -6,6 +6,7 @@ by a newer xgboost loads in an older container without an error and predicts wro
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -87,27 +88,41 @@ class TrainingData:
         del self.train, self.validation
 
 
+def matrix_settings(hyperparameters: dict[str, str]) -> tuple[str, str | None]:
+    """What the training matrix is built for: the tree method and, for hist, the bins."""
+    return hyperparameters.get("tree_method", "hist"), hyperparameters.get("max_bin")
+
+
 @contextmanager
-def training_data(prepared: Prepared) -> Iterator[TrainingData]:
-    """One train shard: quantized in memory. More: xgboost's external memory, quantized pages
-    in a disk cache next to the prepared folder (removed afterwards), so training's memory does
-    not grow with the rows. Both give the same trees (the same sketch over the same batches)."""
-    external = len(prepared.shards[TRAIN]) > 1
+def training_data(prepared: Prepared, hyperparameters: dict[str, str]) -> Iterator[TrainingData]:
+    """One train shard: quantized in memory. More shards (in either split): xgboost's external
+    memory, pages in a disk cache next to the prepared folder (removed afterwards), so training's
+    memory does not grow with the rows. Both give the trees of a DMatrix over the whole split.
+    A tree method other than hist (approx, exact) gets the raw values, as a DMatrix."""
+    external = len(prepared.shards[TRAIN]) > 1 or len(prepared.shards[VALIDATION]) > 1
     cache = Path(tempfile.mkdtemp(dir=prepared.directory.parent, prefix=".xgb-cache-")) if external else None
-    matrix = xgb.ExtMemQuantileDMatrix if external else xgb.QuantileDMatrix
+    method, bins = matrix_settings(hyperparameters)
     matrices: TrainingData | None = None
     try:
         try:
+            train_iter = ShardIter(prepared, TRAIN, cache)
+            train: xgb.DMatrix
+            if method in ("hist", "auto"):
+                quantized = xgb.ExtMemQuantileDMatrix if external else xgb.QuantileDMatrix
+                train = quantized(train_iter, **({"max_bin": int(bins)} if bins else {}))
+            else:
+                train = xgb.DMatrix(train_iter)
             # Validation stays raw values (a DMatrix, paged like train when external), as the
             # container reads it: predicting a quantized matrix every round is ~40x slower on a
             # 5000-column bag of words, and its metric would be on bin values, not the data.
-            matrices = TrainingData(matrix(ShardIter(prepared, TRAIN, cache)),
-                                    xgb.DMatrix(ShardIter(prepared, VALIDATION, cache)),
+            matrices = TrainingData(train, xgb.DMatrix(ShardIter(prepared, VALIDATION, cache)),
                                     prepared.rows(TRAIN))
-        except xgb.core.XGBoostError as error:
+            del train  # release() must drop the last reference
+        except (xgb.core.XGBoostError, ValueError) as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unknown error"
-            raise CliError(f"xgboost could not read {prepared.directory}: {first_line}",
-                           "re-run `xgbapi prepare`") from None
+            raise CliError(f"xgboost could not read {prepared.directory} for tree_method={method}"
+                           f"{f' max_bin={bins}' if bins else ''}: {first_line}",
+                           "check the --hp values, or re-run `xgbapi prepare`") from None
         yield matrices
     finally:
         if matrices is not None:
@@ -118,7 +133,7 @@ def training_data(prepared: Prepared) -> Iterator[TrainingData]:
 
 def train(prepared: Prepared, hyperparameters: dict[str, str]) -> TrainResult:
     """Train from the prepared shards exactly as the container reads them (no feature names)."""
-    with training_data(prepared) as matrices:
+    with training_data(prepared, hyperparameters) as matrices:
         return train_matrices(matrices, hyperparameters)
 
 
@@ -179,12 +194,23 @@ def tune(prepared: Prepared, base: dict[str, str], ranges: tuple[Range, ...], tr
     """
     if trials < 1:
         raise CliError(f"--trials {trials} must be at least 1", "pass e.g. --trials 20")
-    with training_data(prepared) as matrices:
+    with contextlib.ExitStack() as stack:
+        built: dict[tuple[str, str | None], TrainingData] = {}
+
+        def matrices(hyperparameters: dict[str, str]) -> TrainingData:
+            """Built once per tree method and bin count: once, unless max_bin is tuned."""
+            settings = matrix_settings(hyperparameters)
+            if settings not in built:
+                stack.close()  # one set of matrices in memory at a time
+                built.clear()
+                built[settings] = stack.enter_context(training_data(prepared, hyperparameters))
+            return built[settings]
+
         return _search(matrices, base, ranges, trials, seed, progress)
 
 
-def _search(matrices: TrainingData, base: dict[str, str], ranges: tuple[Range, ...], trials: int,
-            seed: int, progress: Progress) -> TuneResult:
+def _search(matrices: Callable[[dict[str, str]], TrainingData], base: dict[str, str],
+            ranges: tuple[Range, ...], trials: int, seed: int, progress: Progress) -> TuneResult:
     rng = np.random.default_rng(seed)
     lows = np.array([r.low for r in ranges])
     spans = np.array([r.high - r.low for r in ranges])
@@ -214,7 +240,7 @@ def _search(matrices: TrainingData, base: dict[str, str], ranges: tuple[Range, .
         values = to_values(points[index])
         points[index] = (np.array(values) - lows) / spans  # the point actually evaluated
         hyperparameters = hp_for(values)
-        result = train_matrices(matrices, hyperparameters)
+        result = train_matrices(matrices(hyperparameters), hyperparameters)
         scores.append(result.best_score)
         done.append(Trial(hyperparameters, result.best_score))
         if best_result is None or result.best_score < best_result.best_score:

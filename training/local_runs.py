@@ -90,7 +90,11 @@ def evaluate_run(run: Path, prepared: Prepared) -> dict[str, float]:
     labels = iter(test_label_batches(prepared))
     for path in prepared.shard_paths(TEST):  # one shard in memory at a time
         features, _ = prepared.read_shard(path, labelled=False)
-        scores.add(next(labels), predict(model, features))
+        expected = next(labels)
+        if features.shape[0] != expected.size:
+            raise CliError(f"{path} has {features.shape[0]} rows, dataset.json records {expected.size}",
+                           "re-run `xgbapi prepare`")
+        scores.add(expected, predict(model, features))
     updated = manifest.with_updates(metrics={**manifest.metrics, **scores.result()})
     manifest_module.write(updated, manifest_path.parent)
     return scores.result()

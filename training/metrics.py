@@ -47,9 +47,3 @@ class StreamingScores:
             # R2 is undefined for constant labels; 0.0 says "no better than the mean" there.
             "r2": 1 - self.squared_error / self.label_deviation if self.label_deviation > 0 else 0.0,
         }
-
-
-def regression_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
-    scores = StreamingScores()
-    scores.add(labels, predictions)
-    return scores.result()

@@ -154,22 +154,20 @@ class _Context:
             instance_type=self.target.instance_type, instance_count=self.target.instance_count,
             content_type=prepared.spec.content_type)
 
-    def upload(self, path: Path, key: str, *, sha256: bool = False) -> str:
-        """Upload with SSE-KMS. ``sha256``: S3 stores a full-object SHA256 checksum of it
-        (one PUT up to S3's 5 GiB limit: a multipart SHA256 would be a checksum of parts)."""
+    def upload(self, path: Path, key: str) -> str:
+        """Upload a model archive with SSE-KMS and a full-object SHA256 checksum S3 keeps (one
+        PUT up to S3's 5 GiB limit: a multipart SHA256 would be a checksum of parts)."""
         assert key.startswith(bucket_layout.ROLE_PREFIXES)
         if self.dry_run:
             _say(f"dry run: would upload {path} to s3://{self.stack.bucket}/{key} (SSE-KMS)")
             return f"s3://{self.stack.bucket}/{key}"
-        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.stack.key_arn}
-        options: dict[str, Any] = {}
-        if sha256:
-            from boto3.s3.transfer import TransferConfig
+        from boto3.s3.transfer import TransferConfig
 
-            extra["ChecksumAlgorithm"] = "SHA256"
-            options["Config"] = TransferConfig(multipart_threshold=_SINGLE_PUT_LIMIT)
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.stack.key_arn,
+                 "ChecksumAlgorithm": "SHA256"}
         try:
-            self.s3.upload_file(str(path), self.stack.bucket, key, ExtraArgs=extra, **options)
+            self.s3.upload_file(str(path), self.stack.bucket, key, ExtraArgs=extra,
+                                Config=TransferConfig(multipart_threshold=_SINGLE_PUT_LIMIT))
         except (ClientError, BotoCoreError) as error:
             raise CliError(f"upload of {path} to s3://{self.stack.bucket}/{key} failed ({error})",
                            "check that the Data stack is deployed and you may write to its bucket") from None
@@ -387,6 +385,12 @@ def _transform_output(ctx: _Context, key: str, rows: int) -> np.ndarray:
     except ClientError:
         raise CliError(f"transform output s3://{ctx.stack.bucket}/{key} is missing",
                        "check the transform job's logs; it completed without writing predictions") from None
+    except (ValueError, UnicodeDecodeError):
+        raise CliError(f"transform output s3://{ctx.stack.bucket}/{key} holds something other than "
+                       "numbers", "check the transform job's Accept type (text/csv) and its logs") from None
+    except BotoCoreError as error:
+        raise CliError(f"reading transform output s3://{ctx.stack.bucket}/{key} failed ({error})",
+                       "retry; the job's output stays in S3") from None
     if predictions.size != rows:
         raise CliError(f"transform output {key} has {predictions.size} predictions for {rows} test rows",
                        "check that the test shards have one record per line and no header")
@@ -405,6 +409,6 @@ def publish_run(target: JobTarget, run: Path) -> str:
     variant = manifest_path.parent.resolve().parent.name
     ctx = _Context(target, variant)
     key = f"{requests.model_output_prefix(variant)}published/{manifest.source.run_id}/model.tar.gz"
-    uri = ctx.upload(artifact, key, sha256=True)  # promote checks the local file against it
+    uri = ctx.upload(artifact, key)  # promote checks the local file against it
     manifest_module.write(manifest.with_updates(model_data=uri), manifest_path.parent)
     return uri

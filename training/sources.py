@@ -1,7 +1,8 @@
 """Tabular sources read in chunks: a CSV file, a Parquet file, or the bundled demo data.
 
-``prepare`` reads its source twice (fit, then encode) and never holds more than one chunk, so
-its memory does not grow with the number of rows. CSV goes through pyarrow's streaming reader
+``prepare`` reads its source twice (fit, then encode) and holds a chunk at a time (and the
+first rows, whose kinds it settles), so its memory does not grow with the number of rows. CSV
+goes through pyarrow's streaming reader
 with every column read as text: the values reach the encoder exactly as written (``"007"`` stays
 ``"007"`` for a categorical; numbers are parsed by contract/encoding.py, the Lambda's code) and
 no type guessed from the first block can break on a later one. Parquet is read batch by batch
@@ -20,7 +21,6 @@ from contract.manifest import FEATURE_NAME  # the names travel into JSON, CSV an
 from training.defaults import DEFAULT_TARGET
 
 CHUNK_BYTES = 4 * 1024**2  # CSV text per chunk: ~25,000 rows of 150 bytes, ~30 MB as Python values
-PARQUET_CHUNK_ROWS = 25_000
 NOT_UTF8_FIX = "save it as UTF-8 CSV, or as Parquet"
 
 
@@ -125,29 +125,36 @@ def _csv(file: Path, target: str) -> Table:
         bad_rows: list[Any] = []
 
         def invalid(row: Any) -> str:
+            if not row.text.replace(",", "").strip():
+                return "skip"  # a blank row (spaces, or only commas): skipped, as spreadsheets export them
             bad_rows.append(row)
             return "error"
 
-        # One thread: pyarrow then knows each bad row's line number (parallel parsing does not).
+        # One thread: pyarrow then knows each bad row's number (parallel parsing does not).
+        # Empty lines are rows (of empty cells, dropped below), so that the numbers count them.
+        # Quoted cells may hold line breaks (review texts do).
         read_options = pacsv.ReadOptions(block_size=chunk_bytes, use_threads=False, skip_rows=1,
                                           column_names=header)
+        parse_options = pacsv.ParseOptions(invalid_row_handler=invalid, newlines_in_values=True,
+                                           ignore_empty_lines=False)
         convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
                                        strings_can_be_null=False, quoted_strings_can_be_null=False)
         row = 1
         try:
-            reader = pacsv.open_csv(file, read_options=read_options, convert_options=convert,
-                                    parse_options=pacsv.ParseOptions(invalid_row_handler=invalid))
-            for batch in reader:
-                columns = {name: batch.column(i).to_pylist() for i, name in enumerate(header)}
-                chunk = _without_blank_rows(Chunk(row, columns))
-                row += len(chunk)  # data rows are numbered without the blank ones
-                if len(chunk):
-                    yield chunk
+            with pacsv.open_csv(file, read_options=read_options, convert_options=convert,
+                                parse_options=parse_options) as reader:
+                for batch in reader:
+                    columns = {name: batch.column(i).to_pylist() for i, name in enumerate(header)}
+                    chunk = _without_blank_rows(Chunk(row, columns))
+                    row += len(chunk)  # data rows are numbered without the blank ones
+                    if len(chunk):
+                        yield chunk
         except pa.ArrowInvalid as error:
             if bad_rows:
                 bad = bad_rows[0]
-                line = f" line {bad.number}" if bad.number is not None else ""
-                raise CliError(f"{file}{line} has {bad.actual_columns} fields, the header has "
+                # pyarrow counts records: a line unless a quoted cell holds line breaks.
+                where = f" row {bad.number} (the header is row 1)" if bad.number is not None else ""
+                raise CliError(f"{file}{where} has {bad.actual_columns} fields, the header has "
                                f"{bad.expected_columns}", "fix the row or the header") from None
             message = str(error).splitlines()[0]
             if "UTF8" in message or "utf8" in message.lower():
@@ -171,18 +178,23 @@ def _parquet(file: Path, target: str) -> Table:
     import pyarrow.parquet as pq
 
     try:
-        names = list(pq.ParquetFile(file).schema_arrow.names)
+        with pq.ParquetFile(file) as parquet:
+            names = list(parquet.schema_arrow.names)
     except Exception as error:  # pyarrow raises several types for a bad file
         raise CliError(f"data file {file} is not readable Parquet ({type(error).__name__})",
                        "check the file, or export it as CSV") from None
 
     def read(chunk_bytes: int) -> Iterator[Chunk]:
-        rows = max(1, min(PARQUET_CHUNK_ROWS, chunk_bytes // 100))
         row = 1
         try:
-            for batch in pq.ParquetFile(file).iter_batches(batch_size=rows):
-                yield Chunk(row, {name: batch.column(i).to_pylist() for i, name in enumerate(names)})
-                row += batch.num_rows
+            with pq.ParquetFile(file, buffer_size=chunk_bytes) as parquet:
+                meta = parquet.metadata
+                data_bytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+                # Batches of about chunk_bytes of (uncompressed) data, as CSV chunks are of text.
+                rows = max(1, chunk_bytes * max(1, meta.num_rows) // max(1, data_bytes))
+                for batch in parquet.iter_batches(batch_size=rows):
+                    yield Chunk(row, {name: batch.column(i).to_pylist() for i, name in enumerate(names)})
+                    row += batch.num_rows
         except OSError as error:
             raise CliError(f"data file {file} is not readable Parquet ({error})",
                            "check the file, or export it as CSV") from None

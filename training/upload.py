@@ -218,27 +218,23 @@ class _Progress:
     def sent(self, bytes_transferred: int) -> None:
         """boto3's Callback: bytes sent since the last call (negative when a part is retried)."""
         self.check()
-        with self._lock:
+        with self._lock:  # said under the lock too: lines from two threads stay in order
             self._bytes += bytes_transferred
-            line = self._due()
-        if line:
-            self._say(line)
+            self._say_due()
 
     def finished(self) -> None:
         with self._lock:
             self._files += 1
-            line = self._due()
-        if line:
-            self._say(line)
+            self._say_due()
 
-    def _due(self) -> str | None:
+    def _say_due(self) -> None:
         now = time.monotonic()
         if now - self._said < PROGRESS_SECONDS:
-            return None
+            return
         self._said = now
         percent = 100 * self._bytes // self._total_bytes if self._total_bytes else 100
-        return (f"upload: {self._bytes / _MB:.0f}/{self._total_bytes / _MB:.0f} MB ({percent}%), "
-                f"{self._files}/{self._total_files} shards")
+        self._say(f"upload: {self._bytes / _MB:.0f}/{self._total_bytes / _MB:.0f} MB ({percent}%), "
+                  f"{self._files}/{self._total_files} shards")
 
 
 def _common_prefix(keys: Sequence[str]) -> str:

@@ -209,7 +209,7 @@ def _edge_table(example: Example, tmp_path: Path) -> tuple[data.Table, list[list
 def test_edge_rows_encode_the_same_on_both_sides(example: Example, body: str,
                                                   tmp_path: Path) -> None:
     table, raw, csv_body = _edge_table(example, tmp_path)
-    training_side = "\n".join(islice(data.encoded_lines(table, example.spec, labelled=False), len(raw)))
+    training_side = "\n".join(islice(data.encoded_lines(table, example.spec), len(raw)))
     service = handler_for(example.spec, tmp_path)
     evt = event({"instances": [json_row(example.spec, cells) for cells in raw]}) if body == "json" \
         else event(csv_body, "text/csv")
@@ -219,7 +219,7 @@ def test_edge_rows_encode_the_same_on_both_sides(example: Example, body: str,
 @RAW_EXAMPLES
 def test_edge_rows_are_served_as_xgboost_predicts_them(example: Example, tmp_path: Path) -> None:
     table, raw, _ = _edge_table(example, tmp_path)
-    lines = list(islice(data.encoded_lines(table, example.spec, labelled=False), len(raw)))
+    lines = list(islice(data.encoded_lines(table, example.spec), len(raw)))
     path = tmp_path / f"edge.{example.spec.format}"
     path.write_text("\n".join(lines) + "\n")
     matrix, _ = data._read_split(path, example.spec, labelled=False)
@@ -273,7 +273,7 @@ def test_any_row_the_encoder_accepts_encodes_the_same_in_prepare_and_the_lambda(
     with path.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows([["n", "c", "t", "y"], *[[*r, "1"] for r in padded]])
     table = data.load_table(str(path), "y")
-    training_side = "\n".join(islice(data.encoded_lines(table, SPEC, labelled=False), len(rows)))
+    training_side = "\n".join(islice(data.encoded_lines(table, SPEC), len(rows)))
     service = _property_service(directory)
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)  # the default dialect quotes a bare \r, as RFC 4180 wants
