@@ -275,9 +275,9 @@ def check_instance_count(target: JobTarget, prepared: data.Prepared) -> None:
 
 def train_run(target: JobTarget, variant: str, prepared: data.Prepared,
               hyperparameters: dict[str, str]) -> Path:
+    check_instance_count(target, prepared)
     ctx = _Context(target, variant)
     base_name = _job_name(ctx.prefix, ctx.variant, ctx.run_id, "training")
-    check_instance_count(target, prepared)
     dataset = ctx.upload_splits(prepared, requests.CHANNELS)
     sdk, session = ctx.sdk()
     with _aws_errors("CreateTrainingJob"):
@@ -294,9 +294,9 @@ def train_run(target: JobTarget, variant: str, prepared: data.Prepared,
 
 def tune_run(target: JobTarget, variant: str, prepared: data.Prepared, base: dict[str, str],
              ranges: tuple[Range, ...], budget: TuningBudget) -> Path:
+    check_instance_count(target, prepared)
     ctx = _Context(target, variant)
     name = _job_name(ctx.prefix, ctx.variant, ctx.run_id, "tuning")
-    check_instance_count(target, prepared)
     dataset = ctx.upload_splits(prepared, requests.CHANNELS)
     sdk, session = ctx.sdk()
     with _aws_errors("CreateHyperParameterTuningJob"):

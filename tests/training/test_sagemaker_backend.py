@@ -10,7 +10,6 @@ created. A failed job is something moto cannot produce: botocore's Stubber plays
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -529,7 +528,7 @@ def test_the_dry_run_prints_exactly_what_the_real_submission_sends(
             if aws.runs_dir.exists() else []) == runs_before
 
     # What the dry run printed is the written-out request; so is what the real submission sends.
-    dataset = hashlib.sha256((prepared.directory / "dataset.json").read_bytes()).hexdigest()[:16]
+    dataset = prepared.fingerprint()  # what it is made of: test_streaming_prepare.py
     assert _normalized(printed) == expected_requests(command, aws.key_arn, dataset)
     assert main(aws.args(command, prepared)) == 0
     assert _sent(aws, DRY_RUN_OPERATIONS[command]) == expected_requests(command, aws.key_arn, dataset)
@@ -645,38 +644,6 @@ def sharded(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
                                shard_mb=0.012)
 
 
-def test_train_on_three_instances_shards_the_train_channel_by_key(aws: Aws, sharded: Prepared) -> None:
-    aws.deploy_data_stack()
-    assert len(sharded.shards["train"]) == 5
-    assert main(aws.args("train", sharded, "--instance-count", "3")) == 0
-    request = aws.request("CreateTrainingJob")
-    assert request["ResourceConfig"]["InstanceCount"] == 3
-    sources = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in request["InputDataConfig"]}
-    prefix = f"s3://{BUCKET}/datasets/{sharded.fingerprint()}"
-    assert sources == {
-        "train": {"S3DataType": "S3Prefix", "S3Uri": f"{prefix}/train/",
-                  "S3DataDistributionType": "ShardedByS3Key"},
-        "validation": {"S3DataType": "S3Prefix", "S3Uri": f"{prefix}/validation/",
-                       "S3DataDistributionType": "FullyReplicated"}}
-    listed = boto3.client("s3", region_name=REGION).list_objects_v2(
-        Bucket=BUCKET, Prefix=f"datasets/{sharded.fingerprint()}/train/")["Contents"]
-    assert [o["Key"].rsplit("/", 1)[1] for o in listed] == [f"part-0000{i}.csv" for i in range(5)]
-
-
-def test_evaluate_on_two_instances_scores_every_output_file_in_order(aws: Aws, sharded: Prepared) -> None:
-    aws.deploy_data_stack()
-    assert main(aws.args("train", sharded)) == 0
-    _transform_writes_output(aws, sharded)
-    assert len(sharded.shards["test"]) > 1
-    assert main(aws.args("evaluate", sharded, "--instance-count", "2")) == 0
-    request = aws.request("CreateTransformJob")
-    assert request["TransformResources"]["InstanceCount"] == 2
-    assert (request["BatchStrategy"], request["MaxPayloadInMB"], request["TransformInput"]["SplitType"],
-            request["TransformOutput"]["AssembleWith"]) == ("MultiRecord", 6, "Line", "Line")
-    manifest = manifest_module.load(aws.runs_dir / "champion" / "latest")
-    assert manifest.metrics["rmse"] == pytest.approx(1.0) and manifest.metrics["mae"] == pytest.approx(1.0)
-
-
 def test_a_transform_output_with_a_missing_row_is_a_clear_error(aws: Aws, sharded: Prepared,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     aws.deploy_data_stack()
@@ -700,14 +667,12 @@ def test_a_transform_output_with_a_missing_row_is_a_clear_error(aws: Aws, sharde
 
 def test_more_instances_than_train_shards_is_refused_before_any_upload(
         aws: Aws, prepared: Prepared, capsys: pytest.CaptureFixture[str]) -> None:
-    aws.deploy_data_stack()
     assert main(aws.args("train", prepared, "--instance-count", "2")) == 2
     train_mb = prepared.shards["train"][0].bytes / 1024**2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: --instance-count 2 needs at least 2 train shards; {prepared.directory} has 1; re-run "
         f"`xgbapi prepare` with --shard-mb {train_mb / 2 * 0.9:.3g} or less, or use --instance-count 1"]
-    assert boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0
-    assert "CreateTrainingJob" not in aws.requests
+    assert aws.requests == {}  # refused before the Data stack is even looked up
 
 
 @pytest.mark.parametrize("argv", [["train", "--instance-count", "2"], ["evaluate", "--instance-count", "0",
@@ -749,7 +714,7 @@ def test_a_second_run_on_the_same_data_uploads_nothing(aws: Aws, sharded: Prepar
     assert len(puts) == 1 and puts[0].endswith("/validation/part-00001.csv")
 
 
-@pytest.mark.parametrize("command", ["train", "tune", "evaluate"])
+@pytest.mark.parametrize("command", ["train", "evaluate"])  # tune's request: test_multi_instance_sdk.py
 def test_the_dry_run_of_a_multi_instance_job_is_what_the_submission_sends(
         command: str, aws: Aws, sharded: Prepared, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -759,19 +724,30 @@ def test_the_dry_run_of_a_multi_instance_job_is_what_the_submission_sends(
         assert main(aws.args("train", sharded)) == 0
         _transform_writes_output(aws, sharded)
         aws.requests.clear()
-    if command == "tune":
-        _moto_best_training_job()
     stack_values = ["--bucket", BUCKET, "--role-arn", ROLE, "--kms-key-arn", aws.key_arn]
     capsys.readouterr()
     assert main(aws.args(command, sharded, "--instance-count", "3", "--dry-run", *stack_values)) == 0
     printed = _normalized(dry_run.parse(capsys.readouterr().out))
     assert main(aws.args(command, sharded, "--instance-count", "3")) == 0
     assert printed == _sent(aws, DRY_RUN_OPERATIONS[command])
-    last = printed[-1]["parameters"]
+    request = printed[-1]["parameters"]
+    prefix = f"s3://{BUCKET}/datasets/{sharded.fingerprint()}"
     if command == "evaluate":
-        assert last["TransformResources"]["InstanceCount"] == 3
+        assert request["TransformResources"]["InstanceCount"] == 3
+        assert request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"{prefix}/test/"
+        assert (request["BatchStrategy"], request["MaxPayloadInMB"], request["TransformInput"]["SplitType"],
+                request["TransformOutput"]["AssembleWith"]) == ("MultiRecord", 6, "Line", "Line")
+        # Every output file was read, in order, against its shard's labels: predictions are label + 1.
+        assert len(sharded.shards["test"]) > 1
+        manifest = manifest_module.load(aws.runs_dir / "champion" / "latest")
+        assert (manifest.metrics["rmse"], manifest.metrics["mae"]) == (pytest.approx(1.0), pytest.approx(1.0))
         return
-    definition = last.get("TrainingJobDefinition", last)
-    assert definition["ResourceConfig"]["InstanceCount"] == 3
-    assert [c["DataSource"]["S3DataSource"]["S3DataDistributionType"]
-            for c in definition["InputDataConfig"]] == ["ShardedByS3Key", "FullyReplicated"]
+    assert request["ResourceConfig"]["InstanceCount"] == 3
+    assert {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in request["InputDataConfig"]} == {
+        "train": {"S3DataType": "S3Prefix", "S3Uri": f"{prefix}/train/",
+                  "S3DataDistributionType": "ShardedByS3Key"},
+        "validation": {"S3DataType": "S3Prefix", "S3Uri": f"{prefix}/validation/",
+                       "S3DataDistributionType": "FullyReplicated"}}
+    listed = boto3.client("s3", region_name=REGION).list_objects_v2(
+        Bucket=BUCKET, Prefix=f"datasets/{sharded.fingerprint()}/train/")["Contents"]
+    assert [o["Key"].rsplit("/", 1)[1] for o in listed] == [f"part-0000{i}.csv" for i in range(5)]
