@@ -160,3 +160,20 @@ def ascii_locale() -> Iterator[None]:
         yield
     finally:
         locale.setlocale(locale.LC_CTYPE, previous)
+
+
+# The modules that hold the suite's longest tests (tens of seconds each: a deploy into moto, real
+# `cdk diff` runs, 5000 requests through the local stack). Collected first, so that the workers
+# start on them and the short tests fill in at the end: collected last (their alphabetical
+# place), one worker ran them alone while the other sat idle.
+LONGEST_FIRST = ("tests/integration/test_emulated_deploy.py", "tests/tools/test_diff_records.py",
+                 "tests/tools/test_template_diff.py", "tests/local/test_local_stack.py",
+                 "tests/infrastructure/test_app_entrypoint.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a module and among the others is kept
