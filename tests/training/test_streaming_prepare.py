@@ -14,7 +14,7 @@ import pytest
 import xgboost as xgb
 
 from cli.main import main
-from contract.encoding import FieldFitter, FitOptions, TopCounter
+from contract.encoding import FitOptions
 from contract.errors import CliError
 from training import data, local_backend
 from training.hyperparameters import DEFAULTS
@@ -132,48 +132,6 @@ def test_a_prepared_folder_from_before_shards_is_refused_clearly(tmp_path: Path)
     assert (error.value.problem, error.value.fix) == (
         f"{tmp_path / 'old' / 'dataset.json'} was written by an older prepare (one file per split, "
         "no shards)", "re-run `xgbapi prepare`")
-
-
-def test_counts_are_exact_until_twice_the_capacity() -> None:
-    counter = TopCounter(capacity=5)
-    keys = [f"k{i}" for i in range(10) for _ in range(i + 1)]
-    random.Random(1).shuffle(keys)
-    counter.update(keys)
-    assert not counter.pruned and counter.counts == {f"k{i}": i + 1 for i in range(10)}
-    assert counter.ranked(minimum=3, limit=4) == ["k9", "k8", "k7", "k6"]
-
-
-def test_memory_stays_bounded_and_frequent_keys_survive_beyond_the_capacity() -> None:
-    rng = random.Random(2)
-    frequent = [f"top{i}" for i in range(5)]
-    counter = TopCounter(capacity=50)
-    truth: Counter[str] = Counter()
-    for step in range(20_000):
-        batch = [rng.choice(frequent) if rng.random() < 0.3 else f"rare{step}-{j}" for j in range(3)]
-        truth.update(batch)
-        counter.update(batch)
-        assert len(counter.counts) <= 100
-    assert counter.pruned
-    n = sum(truth.values())
-    assert set(counter.ranked(minimum=1, limit=5)) == set(frequent)
-    for key in frequent:  # Misra-Gries: low by at most n / (capacity + 1)
-        assert truth[key] - n / 51 <= counter.counts[key] <= truth[key]
-
-
-@pytest.mark.parametrize("kind", ["categorical", "text"])
-def test_fitting_in_chunks_keeps_the_most_frequent_values(kind: str) -> None:
-    values = [row[1] if kind == "categorical" else row[2] for row in _rows(500)]
-    options = FitOptions(min_category_count=2, min_document_count=2, vocabulary_size=6, max_categories=3)
-    fitter = FieldFitter("f", kind, options)
-    for start in range(0, len(values), 17):
-        fitter.add_all(values[start:start + 17])
-    # The reference, counted here: categories per row, tokens once per row (document counts).
-    counts = Counter(v for v in values if v) if kind == "categorical" else \
-        Counter(t for v in values for t in set(v.split()))
-    ranked = [k for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= 2]
-    field = fitter.field()
-    kept = field.categories if kind == "categorical" else field.vocabulary
-    assert kept == tuple(ranked[:3 if kind == "categorical" else 6])
 
 
 def test_shard_by_shard_training_is_the_container_s_training_on_the_whole_split(tmp_path: Path) -> None:
