@@ -55,9 +55,10 @@ def _common(parser: argparse.ArgumentParser, *, backend: bool = True) -> None:
 def register(commands: Any) -> None:
     prepare = commands.add_parser(
         "prepare", help="split a dataset and encode it into the built-in algorithm's input files",
-        description="Settle each column's kind (numeric, categorical, text), split train/validation/"
-        "test with a fixed seed, fit the encodings on the train split and write label-first "
-        "CSV or libsvm files. Prints the schema it settled on.")
+        description="Stream the file in two passes (memory does not grow with its rows): settle each "
+        "column's kind (numeric, categorical, text) on the first rows, split train/validation/test "
+        "by a seeded hash of each row, fit the encodings on the train split, then write label-first "
+        "CSV or libsvm shards. Prints the schema it settled on.")
     prepare.add_argument("--data", help="CSV (with header) or Parquet file; default: sklearn's bundled "
                          "diabetes data (no download)")
     prepare.add_argument("--target", default=DEFAULT_TARGET,
