@@ -87,10 +87,9 @@ def evaluate_run(run: Path, prepared: Prepared) -> dict[str, float]:
     check_xgboost(manifest.framework_version)
     model = read_model_archive(artifact)
     scores = StreamingScores()
-    labels = iter(test_label_batches(prepared))
-    for path in prepared.shard_paths(TEST):  # one shard in memory at a time
+    batches = zip(prepared.shard_paths(TEST), test_label_batches(prepared), strict=True)
+    for path, expected in batches:  # one shard in memory at a time
         features, _ = prepared.read_shard(path, labelled=False)
-        expected = next(labels)
         if features.shape[0] != expected.size:
             raise CliError(f"{path} has {features.shape[0]} rows, dataset.json records {expected.size}",
                            "re-run `xgbapi prepare`")
