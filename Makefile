@@ -48,7 +48,9 @@ install: .venv/.installed node_modules/.installed  ## venv at .venv with the pin
 .venv/.installed: requirements.txt requirements-dev.txt requirements-sagemaker.txt constraints.txt pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(UV) --version 2>/dev/null | grep -q '^uv $(UV_VERSION) ' || $(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
+	@# Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE set (as on the CI machine) every
+	@# interpreter would otherwise compile xgboost, scikit-learn, the CDK... from source again.
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements-dev.txt
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 

@@ -167,8 +167,9 @@ def ascii_locale() -> Iterator[None]:
 # start on them and the short tests fill in at the end: collected last (their alphabetical
 # place), one worker ran them alone while the other sat idle.
 LONGEST_FIRST = ("tests/integration/test_emulated_deploy.py", "tests/tools/test_diff_records.py",
-                 "tests/tools/test_template_diff.py", "tests/local/test_local_stack.py",
-                 "tests/infrastructure/test_app_entrypoint.py")
+                 "tests/tools/test_template_diff.py", "tests/training/test_sagemaker_backend.py",
+                 "tests/local/test_local_stack.py", "tests/infrastructure/test_app_entrypoint.py",
+                 "tests/local/test_serve_local.py", "tests/local/test_local_control_plane.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
