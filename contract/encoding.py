@@ -353,8 +353,9 @@ class TopCounter:
     (capacity+1)-th largest count is subtracted from every count and the keys at zero or below
     are dropped. While a column has at most ``2 * capacity`` distinct keys nothing is ever
     dropped and every count is exact (so small data fits exactly as before). Otherwise every key
-    that occurs more than n / (capacity + 1) times (n: the keys added) is kept, with a count at
-    most that much too low, and memory stays at ``2 * capacity`` keys whatever n is.
+    that occurs more than n / (capacity + 1) times (n: the keys added: categories, or one per
+    distinct token of each text) is kept, with a count at most that much too low, and memory
+    stays at ``2 * capacity + 1`` keys whatever n is.
     """
 
     def __init__(self, capacity: int = COUNTER_CAPACITY) -> None:
@@ -383,8 +384,8 @@ class TopCounter:
 
 
 class FieldFitter:
-    """A field's encoding fitted on the train split's raw values, given one at a time (``add``)
-    or in batches (``add_all``): ``prepare`` streams them; ``fit_field`` is the one-shot form."""
+    """A field's encoding fitted on the train split's raw values, given in batches (``add_all``):
+    ``prepare`` streams them chunk by chunk; ``fit_field`` is the one-shot form."""
 
     def __init__(self, name: str, kind: str, options: FitOptions,
                  capacity: int = COUNTER_CAPACITY) -> None:

@@ -167,10 +167,7 @@ class Prepared:
 
     def load_test(self) -> tuple[Any, np.ndarray]:
         features, _ = _stack([self.read_shard(path, labelled=False) for path in self.shard_paths(TEST)])
-        return features, self.test_labels()
-
-    def test_labels(self) -> np.ndarray:
-        return np.loadtxt(self.directory / TEST_LABELS, dtype=np.float64, ndmin=1)
+        return features, np.concatenate(list(test_label_batches(self)))
 
 
 def test_label_batches(prepared: Prepared) -> Iterator[np.ndarray]:

@@ -34,6 +34,12 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _first_line(error: Exception) -> str:
+    """xgboost's message without its C++ stack trace."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else "unknown error"
+
+
 def check_xgboost(framework_version: str) -> str:
     """The xgboost version to record; refuse to train with any other release than the container's."""
     return check_xgboost_version(framework_version, xgb.__version__)
@@ -119,9 +125,8 @@ def training_data(prepared: Prepared, hyperparameters: dict[str, str]) -> Iterat
                                     prepared.rows(TRAIN))
             del train  # release() must drop the last reference
         except (xgb.core.XGBoostError, ValueError) as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unknown error"
             raise CliError(f"xgboost could not read {prepared.directory} for tree_method={method}"
-                           f"{f' max_bin={bins}' if bins else ''}: {first_line}",
+                           f"{f' max_bin={bins}' if bins else ''}: {_first_line(error)}",
                            "check the --hp values, or re-run `xgbapi prepare`") from None
         yield matrices
     finally:
@@ -156,8 +161,7 @@ def train_matrices(matrices: TrainingData, hyperparameters: dict[str, str]) -> T
                             evals=[(dtrain, "train"), (dval, "validation")], evals_result=history,
                             callbacks=[stopper], verbose_eval=False)
     except xgb.core.XGBoostError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unknown error"
-        raise CliError(f"xgboost rejected the hyperparameters: {first_line}",
+        raise CliError(f"xgboost rejected the hyperparameters: {_first_line(error)}",
                        "check the --hp values against the XGBoost parameter docs") from None
     scores = history["validation"][metric]
     best = int(np.argmin(scores))

@@ -2,11 +2,11 @@
 
 ``prepare`` reads its source twice (fit, then encode) and holds a chunk at a time (and the
 first rows, whose kinds it settles), so its memory does not grow with the number of rows. CSV
-goes through pyarrow's streaming reader
-with every column read as text: the values reach the encoder exactly as written (``"007"`` stays
-``"007"`` for a categorical; numbers are parsed by contract/encoding.py, the Lambda's code) and
-no type guessed from the first block can break on a later one. Parquet is read batch by batch
-with its own types; the demo data are lists already in memory.
+goes through pyarrow's streaming reader with every column read as text: the values reach the
+encoder exactly as written (``"007"`` stays ``"007"`` for a categorical; numbers are parsed by
+contract/encoding.py, the Lambda's code) and no type guessed from the first block can break on
+a later one. Parquet is read batch by batch with its own types; the demo data are lists
+already in memory.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def _diabetes(target: str) -> Table:
     bunch = load_diabetes()
     columns: dict[str, list[Any]] = {name: [float(v) for v in bunch.data[:, i]]
                                      for i, name in enumerate(bunch.feature_names)}
-    columns["target"] = [float(v) for v in bunch.target]
+    columns[DEFAULT_TARGET] = [float(v) for v in bunch.target]
     rows = len(bunch.target)
 
     def read(chunk_bytes: int) -> Iterator[Chunk]:
